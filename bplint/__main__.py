@@ -1,0 +1,5 @@
+import sys
+
+from bplint.cli import main
+
+sys.exit(main())
