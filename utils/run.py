@@ -74,6 +74,22 @@ def describe_failure(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def skip_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``nbval-skip``.
+
+    ``pytest --nbval-lax`` over an executed notebook then runs it with the notebook's own defaults
+    (the smoke profile on a CPU) instead of the parameters of the run that produced its outputs.
+    """
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "nbval-skip" not in tags:
+            cell.metadata["tags"] = [*tags, "nbval-skip"]
+    nbformat.write(notebook, path)
+
+
 def execute(notebook: Path, run_dir: Path, parameters: dict, kernel: str | None) -> Outcome:
     import papermill
 
@@ -92,6 +108,8 @@ def execute(notebook: Path, run_dir: Path, parameters: dict, kernel: str | None)
         )
     except Exception as exc:  # a broken notebook must not stop the others
         error = describe_failure(exc)
+    if executed.is_file():
+        skip_injected_parameters(executed)
     return Outcome(notebook, executed, output_dir, time.perf_counter() - start, error)
 
 
