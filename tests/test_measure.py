@@ -1,0 +1,64 @@
+import time
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from utils import measure
+
+
+def test_timed_covers_the_block():
+    with measure.timed() as timing:
+        time.sleep(0.05)
+    assert timing.seconds >= 0.05
+
+
+def test_peak_rss_sees_a_large_allocation():
+    with measure.peak_memory() as before:
+        pass
+    with measure.peak_memory() as peak:
+        block = torch.ones(64 * 2**20, dtype=torch.float32)  # 256 MiB, touched
+        del block
+    assert peak.cuda_bytes is None
+    if not peak.rss_is_lifetime:
+        assert peak.rss_bytes - before.rss_bytes >= 200 * 2**20
+
+
+def test_real_tokens_ignore_padding():
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0]])
+    assert measure.real_tokens(mask) == 4
+
+
+def test_training_flops_formula():
+    assert measure.training_flops(100, 10, num_layers=2, hidden_size=8, seq_len=5) == 10 * (
+        600 + 12 * 2 * 8 * 5
+    )
+
+
+def test_matmul_peak_is_a_positive_rate():
+    assert measure.matmul_peak_flops("cpu", torch.float32, size=128, repeats=3) > 0
+
+
+def test_time_training_steps_reports_consistent_rates():
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=2,
+    )
+    model = BertForSequenceClassification(config)
+    batch = {
+        "input_ids": torch.randint(0, 100, (4, 8)),
+        "attention_mask": torch.tensor([[1] * 8] * 2 + [[1] * 4 + [0] * 4] * 2),
+        "labels": torch.tensor([0, 1, 0, 1]),
+    }
+    before = [p.detach().clone() for p in model.parameters()]
+    result = measure.time_training_steps(model, batch, steps=3, warmup=1)
+    assert len(result.step_seconds) == 3
+    assert result.samples_per_s == pytest.approx(4 / result.seconds_per_step)
+    assert result.real_tokens_per_s == pytest.approx(24 / result.seconds_per_step)
+    assert result.tokens_per_s == pytest.approx(32 / result.seconds_per_step)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from utils import data, models, qa
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return models.load_tokenizer()
+
+
+def test_normalize_answer_follows_squad():
+    assert qa.normalize_answer("The  Eiffel-Tower!") == "eiffeltower"
+    assert qa.normalize_answer("an apple a day") == "apple day"
+
+
+def test_scores_take_the_best_reference(squad_file):
+    examples = data.read_squad_file(squad_file)
+    assert qa.squad_scores({"q1": "1889", "q2": "in Paris"}, examples) == {"exact_match": 100.0, "f1": 100.0}
+    scores = qa.squad_scores({"q1": "in 1889 it", "q2": "London"}, examples)
+    assert scores["exact_match"] == 0.0
+    precision, recall = 1 / 3, 1.0  # one of three predicted tokens, the only true token
+    assert scores["f1"] == pytest.approx(100 * (2 * precision * recall / (precision + recall)) / 2)
+
+
+def test_train_labels_point_at_the_answer(tokenizer, squad_file):
+    examples = data.read_squad_file(squad_file)[:]
+    features = qa.prepare_train_features(examples, tokenizer, max_length=64, stride=None)
+    for index, (start, end) in enumerate(
+        zip(features["start_positions"], features["end_positions"], strict=True)
+    ):
+        text = tokenizer.decode(features["input_ids"][index][start : end + 1])
+        assert text == examples["answers"][index]["text"][0].lower()
+
+
+def test_sliding_windows_keep_answers_that_truncation_loses(tokenizer, squad_file):
+    squad = data.read_squad_file(squad_file)
+    # A long context pushes the answer far beyond the first window.
+    padding = "Filler sentence about nothing in particular. " * 40
+    long = squad.map(
+        lambda row: {
+            "context": padding + row["context"],
+            "answers": {
+                "text": row["answers"]["text"],
+                "answer_start": [s + len(padding) for s in row["answers"]["answer_start"]],
+            },
+        }
+    )[:]
+    truncated = qa.prepare_train_features(long, tokenizer, max_length=128, stride=None)
+    windowed = qa.prepare_train_features(long, tokenizer, max_length=128, stride=32)
+    assert all(start == 0 for start in truncated["start_positions"])
+    assert len(windowed["input_ids"]) > len(long["id"])
+    assert sum(start > 0 for start in windowed["start_positions"]) >= len(long["id"])
+
+
+def test_decoding_recovers_gold_spans(tokenizer, squad_file):
+    examples = data.read_squad_file(squad_file)
+    features = examples.map(
+        qa.prepare_eval_features,
+        batched=True,
+        remove_columns=examples.column_names,
+        fn_kwargs=dict(tokenizer=tokenizer, max_length=64, stride=16),
+    )
+    train = qa.prepare_train_features(examples[:], tokenizer, max_length=64, stride=16)
+    length = max(len(ids) for ids in features["input_ids"])
+    start_logits = np.full((len(features), length), -10.0)
+    end_logits = np.full((len(features), length), -10.0)
+    for index, (start, end) in enumerate(zip(train["start_positions"], train["end_positions"], strict=True)):
+        start_logits[index, start] = end_logits[index, end] = 10.0
+    predictions = qa.decode_answers(examples, features, start_logits, end_logits)
+    assert predictions["q1"] == "1889"
+    assert qa.squad_scores(predictions, examples)["exact_match"] == 100.0
