@@ -50,3 +50,17 @@ def test_timed_generate_returns_new_tokens_and_rate():
     assert torch.equal(result.sequences[:, :3], inputs["input_ids"])
     assert result.seconds > 0
     assert result.tokens_per_s == pytest.approx(10 / result.seconds)
+
+
+def test_benchmark_generate_times_repeats_after_warmup():
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=1, n_head=2)).eval()
+    inputs = {"input_ids": torch.tensor([[1, 2, 3]]), "attention_mask": torch.ones(1, 3, dtype=torch.long)}
+    kwargs = dict(max_new_tokens=4, min_new_tokens=4, do_sample=False, pad_token_id=0)
+    result = generation.benchmark_generate(model, inputs, warmup=2, repeats=3, **kwargs)
+    assert len(result.seconds) == 3
+    assert result.first_call_seconds > 0
+    assert result.new_tokens.shape == (1, 4)
+    assert sorted(4 / s for s in result.seconds)[1] == pytest.approx(result.tokens_per_s)
+    with pytest.raises(ValueError):
+        generation.benchmark_generate(model, inputs, warmup=0, **kwargs)

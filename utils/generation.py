@@ -1,5 +1,6 @@
 """Text generation: a byte-level BPE tokenizer, packed training blocks, diversity metrics and timing."""
 
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -88,3 +89,34 @@ def timed_generate(model, inputs: dict[str, torch.Tensor], **generate_kwargs) ->
         sequences = model.generate(**inputs, **generate_kwargs)
     new_tokens = sequences[:, inputs["input_ids"].shape[1] :]
     return GenerationTiming(sequences, new_tokens, timing.seconds, new_tokens.numel() / timing.seconds)
+
+
+@dataclass
+class GenerationBenchmark:
+    first_call_seconds: float
+    """The first (warm-up) call: includes compilation, cache allocation and CUDA graph capture."""
+    tokens_per_s: float
+    """Median over the timed calls after warm-up."""
+    seconds: list[float]
+    new_tokens: torch.Tensor
+    """The new tokens of the last call."""
+
+
+def benchmark_generate(
+    model, inputs: dict[str, torch.Tensor], *, warmup: int = 1, repeats: int = 3, **generate_kwargs
+) -> GenerationBenchmark:
+    """Generated tokens per second of ``model.generate``: ``warmup`` untimed calls (the first one's time is
+    kept apart), then the median of ``repeats`` timed calls."""
+    if warmup < 1 or repeats < 1:
+        raise ValueError("warmup and repeats must be at least 1")
+    first = timed_generate(model, inputs, **generate_kwargs).seconds
+    for _ in range(warmup - 1):
+        timed_generate(model, inputs, **generate_kwargs)
+    runs = [timed_generate(model, inputs, **generate_kwargs) for _ in range(repeats)]
+    rates = sorted(run.tokens_per_s for run in runs)
+    return GenerationBenchmark(
+        first_call_seconds=first,
+        tokens_per_s=statistics.median(rates),
+        seconds=[run.seconds for run in runs],
+        new_tokens=runs[-1].new_tokens,
+    )
