@@ -51,6 +51,7 @@ TASKS = (
     "ddp_large",
 )
 VARIANTS = ("ddp", "find_unused", "accum_sync", "accum_no_sync")
+LOG_PREFIX = "[rank "  # torch's own warnings start "[rank0]:"
 # NVLink multicast (NVLS) stays off in every process this module starts.
 CHILD_ENV = {"NCCL_NVLS_ENABLE": "0"}
 
@@ -119,7 +120,7 @@ class Context:
     def log(self, message: str) -> None:
         """Print on rank 0 only: one line per event, not one per process."""
         if self.is_main:
-            print(f"[rank 0/{self.world_size}] {message}", flush=True)
+            print(f"{LOG_PREFIX}{self.rank}/{self.world_size}] {message}", flush=True)
 
 
 def setup(config: BenchConfig, out: Path) -> Context:
@@ -328,7 +329,7 @@ def task_checkpoint(ctx: Context) -> dict:
     wrote = False
     if ctx.is_main:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in ddp.module.state_dict().items()}, str(path))
+        save_file({k: v.detach().cpu().contiguous() for k, v in ddp.module.state_dict().items()}, str(path))
         wrote = True
         ctx.log(f"saved {path.name}")
     dist.barrier()
@@ -436,7 +437,6 @@ def _llama_run(ctx: Context, wrap: str) -> dict:
     from utils.models import count_parameters
 
     cfg = ctx.config
-    _reset_peak(ctx.device)
     torch.manual_seed(cfg.seed)
     model = _llama(ctx)
     parameters = count_parameters(model)
@@ -455,6 +455,7 @@ def _llama_run(ctx: Context, wrap: str) -> dict:
         wrapped = _ddp(ctx, model)
     optimizer = torch.optim.AdamW(wrapped.parameters(), lr=1e-5)
     data = _llama_batch(ctx)
+    _reset_peak(ctx.device)  # the peak of training: model states, activations, communication buffers
 
     def step():
         with torch.autocast(ctx.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
@@ -526,6 +527,10 @@ def main(argv: list[str] | None = None) -> int:
             results["tasks"][task] = globals()[f"task_{task}"](ctx)
             results["tasks"][task]["task_seconds"] = time.perf_counter() - start
             _write(ctx, results)
+    except Exception as error:
+        results["error"] = f"{task}: {type(error).__name__}: {error}"
+        _write(ctx, results)
+        raise
     finally:
         dist.destroy_process_group()
     return 0
@@ -613,11 +618,12 @@ def launch(
     ranks.sort(key=lambda rank: rank["rank"])
     error = None
     if code != 0:
-        tail = "\n".join(output.strip().splitlines()[-30:])
-        error = f"torchrun with {world_size} processes failed ({code}):\n{tail}"
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        failed = [f"rank {rank['rank']}: {rank['error']}" for rank in ranks if "error" in rank]
+        error = "\n".join([f"torchrun with {world_size} processes failed ({code})", *failed, tail])
         if check:
             raise RuntimeError(error)
-    log = "\n".join(line for line in output.splitlines() if line.startswith("[rank"))
+    log = "\n".join(line for line in output.splitlines() if line.startswith(LOG_PREFIX))
     return Launch(world_size, ranks, log, seconds, error)
 
 
@@ -625,8 +631,8 @@ def rank_log_lines(output: str) -> dict[str, int]:
     """How many lines of a launch's output each rank printed (by the ``[rank R/N]`` prefix)."""
     counts: dict[str, int] = {}
     for line in output.splitlines():
-        if line.startswith("[rank "):
-            rank = line[len("[rank ") :].split("/", 1)[0]
+        if line.startswith(LOG_PREFIX):
+            rank = line[len(LOG_PREFIX) :].split("/", 1)[0]
             counts[rank] = counts.get(rank, 0) + 1
     return counts
 
