@@ -452,7 +452,10 @@ def _llama_run(ctx: Context, wrap: str) -> dict:
         fully_shard(model, **kwargs)
         wrapped, autocast_dtype = model, None
     else:
-        wrapped = _ddp(ctx, model)
+        # A rank that runs out of memory inside backward leaves the others waiting in an all-reduce:
+        # a group with a short timeout ends such a wait instead of the whole run's timeout.
+        group = dist.new_group(timeout=datetime.timedelta(seconds=min(60, cfg.timeout_s)))
+        wrapped = _ddp(ctx, model, process_group=group)
     optimizer = torch.optim.AdamW(wrapped.parameters(), lr=1e-5)
     data = _llama_batch(ctx)
     _reset_peak(ctx.device)  # the peak of training: model states, activations, communication buffers
@@ -476,6 +479,8 @@ def _llama_run(ctx: Context, wrap: str) -> dict:
 
 
 def _llama_task(ctx: Context, wrap: str) -> dict:
+    """Running out of memory is a result. No collective follows it here, so each rank's result is
+    written before anything could wait on a rank that stopped early."""
     try:
         result = _llama_run(ctx, wrap)
     except torch.OutOfMemoryError as error:
@@ -483,7 +488,6 @@ def _llama_task(ctx: Context, wrap: str) -> dict:
     _free(ctx)
     speed = "out of memory" if result["oom"] else f"{1e3 * result['seconds_per_step']:.0f} ms per step"
     ctx.log(f"{wrap}: {speed}")
-    dist.barrier()
     return result
 
 
