@@ -151,7 +151,8 @@ def _bert(ctx: Context, shape: str, overrides: dict, *, dropout: bool = True) ->
     overrides = {**overrides, "num_labels": 2}
     if not dropout:
         overrides.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    return BertForSequenceClassification(bert_config(shape, **overrides)).to(ctx.device)
+    with ctx.device:  # initialise on the device: BERT-large takes seconds on a CPU, every launch
+        return BertForSequenceClassification(bert_config(shape, **overrides))
 
 
 def _bert_batch(model, batch: int, seq_len: int, seed: int) -> dict[str, torch.Tensor]:
@@ -277,9 +278,8 @@ def task_equivalence(ctx: Context) -> dict:
     last one. A plain copy of the model takes one step on the whole global batch as the reference.
     """
     cfg = ctx.config
-    if ctx.device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # plain fp32
     torch.manual_seed(cfg.seed)
     model = _bert(ctx, cfg.small_shape, cfg.small_overrides, dropout=False)
     reference = copy.deepcopy(model)
@@ -301,6 +301,7 @@ def task_equivalence(ctx: Context) -> dict:
         ref += float(q.grad.double().pow(2).sum())
         max_abs = max(max_abs, float((p.grad - q.grad).abs().max()))
     del ddp, model, reference
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
     return {
         "global_batch": global_batch,
         "micro_batch": micro,
