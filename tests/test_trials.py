@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 from datasets import Dataset
-from transformers import BertConfig, BertForSequenceClassification, DataCollatorWithPadding, set_seed
+from transformers import (
+    BertConfig,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    DataCollatorWithPadding,
+    set_seed,
+)
 
 from utils import preprocessing, trials
 
@@ -79,3 +85,18 @@ def test_batch_order_samplers(setup):
     assert trials.batch_order(data, 4, seed=0, epoch=0) != trials.batch_order(data, 4, seed=0, epoch=1)
     with pytest.raises(ValueError):
         trials.batch_order(data, 4, seed=0, sampler="bogus")
+
+
+def test_predict_pads_per_token_outputs_across_batches(setup):
+    data, collator, config = setup
+    lengths = [len(ids) for ids in data["input_ids"]]
+    data = data.select(sorted(range(len(data)), key=lengths.__getitem__))  # short batches first
+    lengths = sorted(lengths)
+    set_seed(0)
+    model = BertForQuestionAnswering(config)
+    outputs = trials.predict(model, data, collator, batch_size=5, outputs=("start_logits", "end_logits"))
+    assert outputs["start_logits"].shape == outputs["end_logits"].shape == (len(data), lengths[-1])
+    first_width = max(lengths[:5])
+    assert first_width < lengths[-1]
+    assert (outputs["start_logits"][:5, first_width:] == -1e4).all()
+    assert (outputs["start_logits"][:5, :first_width] > -1e4).all()
