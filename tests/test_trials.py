@@ -85,6 +85,8 @@ def test_batch_order_samplers(setup):
     assert trials.batch_order(data, 4, seed=0, epoch=0) != trials.batch_order(data, 4, seed=0, epoch=1)
     with pytest.raises(ValueError):
         trials.batch_order(data, 4, seed=0, sampler="bogus")
+    with pytest.raises(ValueError):
+        next(trials.iterate_batches(data.select([]), collator=None, batch_size=4, seed=0))
 
 
 def test_predict_pads_per_token_outputs_across_batches(setup):

@@ -72,6 +72,8 @@ def iterate_batches(
     drop_last: bool = True,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Collated batches, epoch after epoch without end; each epoch has its own seeded order."""
+    if len(dataset) == 0:
+        raise ValueError("cannot draw batches from an empty dataset")
     rows = dataset.to_list()
     epoch = 0
     while True:
