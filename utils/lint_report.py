@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from utils import REPO_ROOT
+
 
 @dataclass
 class LintRun:
@@ -57,10 +59,23 @@ def parse_findings(text: str) -> list[dict]:
 def run_bplint(
     paths: list[str | Path], *, extra_args: tuple[str, ...] = ("--no-cache",), timeout: float = 120
 ) -> LintRun:
-    """``python -m bplint --format json PATHS`` with this interpreter; exit 0 means clean, 1 findings."""
-    command = [sys.executable, "-m", "bplint", "--format", "json", *extra_args, *map(str, paths)]
+    """``python -m bplint --format json PATHS`` with this interpreter; exit 0 means clean, 1 findings.
+
+    It runs from the repository root, so the repository's own bplint is the one imported.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "bplint",
+        "--format",
+        "json",
+        *extra_args,
+        *(str(Path(p).resolve()) for p in paths),
+    ]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return LintRun(False, None, error=f"{type(error).__name__}: {error}")
     if done.returncode not in (0, 1):
