@@ -1,0 +1,52 @@
+import shutil
+
+import torch
+
+from utils import resumable_train
+
+TINY = [
+    "--steps",
+    "4",
+    "--batch-size",
+    "2",
+    "--max-length",
+    "16",
+    "--train-examples",
+    "16",
+    "--eval-examples",
+    "8",
+]
+
+
+def test_weights_hash_sees_one_changed_value():
+    model = torch.nn.Linear(3, 2)
+    before = resumable_train.weights_sha256(model)
+    assert resumable_train.weights_sha256(model) == before
+    with torch.no_grad():
+        model.weight[0, 0] = torch.nextafter(model.weight[0, 0], torch.tensor(1.0))
+    assert resumable_train.weights_sha256(model) != before
+
+
+def test_arguments_default_to_a_plain_run(tmp_path):
+    args = resumable_train.parse_args(["--output-dir", str(tmp_path)])
+    assert (args.save_steps, args.resume, args.deterministic, args.hold_at_step, args.repeats) == (
+        0,
+        False,
+        False,
+        None,
+        1,
+    )
+
+
+def test_resuming_from_a_checkpoint_ends_where_the_uninterrupted_run_ended(tmp_path):
+    run_dir = tmp_path / "run"
+    full = resumable_train.main(["--output-dir", str(run_dir), "--save-steps", "2", *TINY])["runs"][0]
+    assert full["global_step"] == 4 and full["resumed_from"] is None
+    shutil.rmtree(run_dir / "checkpoint-4")  # as if the process had died between steps 2 and 4
+    resumed = resumable_train.main(["--output-dir", str(run_dir), "--save-steps", "2", "--resume", *TINY])[
+        "runs"
+    ][0]
+    assert resumed["resumed_from"] == "checkpoint-2"
+    assert resumed["weights_sha256"] == full["weights_sha256"]
+    assert resumed["eval_loss"] == full["eval_loss"]
+    assert (run_dir / resumable_train.RESULT_FILE).is_file()
