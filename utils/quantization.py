@@ -13,6 +13,8 @@ them; :func:`loader_hooks` reports which ones the installed version has) and on 
 dequantizes its int8 weight on the fly in ``forward``.
 """
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -123,8 +125,8 @@ class Int8WeightOnlyQuantizer(HfQuantizer):
     """int8 symmetric per-channel weight-only quantization on load, for the transformers 5 loader."""
 
     requires_calibration = False
-    # transformers >= 5.24: how a float weight is serialised (parallel plans and pre-quantized loading use it).
-    serialized_names = {"weight": ["weight", "weight_scale"]}
+    # transformers >= 5.24: how a float weight is serialised (parallel plans, pre-quantized loading).
+    serialized_names: ClassVar[dict[str, list[str]]] = {"weight": ["weight", "weight_scale"]}
 
     def __init__(self, quantization_config: Int8WeightOnlyConfig, **kwargs):
         super().__init__(quantization_config, **kwargs)
