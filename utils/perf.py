@@ -267,7 +267,8 @@ def optimizer_step_seconds(model: torch.nn.Module, *, steps: int = 10, **adamw_k
 def top_ops(
     step: Callable[[], None], device: torch.device, *, steps: int = 3, rows: int = 12
 ) -> pd.DataFrame:
-    """The ops that take the most device time (CPU time without CUDA) over ``steps`` calls of ``step``."""
+    """The ops that take the most time over ``steps`` calls of ``step``: GPU kernels on CUDA, CPU ops
+    (self time) otherwise; ``share`` is of the total over all of them."""
     from torch.profiler import ProfilerActivity, profile
 
     cuda = torch.device(device).type == "cuda"
@@ -279,13 +280,13 @@ def top_ops(
             step()
         measure.synchronize(device)
     events = prof.key_averages()
+    if cuda:  # the kernels themselves: an op's device time is also listed under the kernels it launched
+        kernels = [event for event in events if event.device_type == torch.autograd.DeviceType.CUDA]
+        events = kernels or list(events)
     attribute = "self_device_time_total" if cuda else "self_cpu_time_total"
 
     def self_time(event) -> float:
-        value = getattr(event, attribute, None)
-        if value is None and cuda:
-            value = getattr(event, "self_cuda_time_total", 0.0)
-        return float(value or 0.0)
+        return float(getattr(event, attribute, 0.0) or 0.0)
 
     total = sum(self_time(event) for event in events) or 1.0
     table = pd.DataFrame(
