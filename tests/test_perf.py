@@ -55,3 +55,22 @@ def test_top_ops_on_cpu():
 
     table = perf.top_ops(step, torch.device("cpu"), steps=2, rows=5)
     assert len(table) <= 5 and table["ms per step"].is_monotonic_decreasing
+
+
+def test_length_batches_have_growing_lengths():
+    from datasets import Dataset
+
+    rows = [[1] * n for n in range(3, 43)]
+    dataset = Dataset.from_dict({"input_ids": rows, "attention_mask": rows, "label": [0] * len(rows)})
+
+    def collate(features):
+        width = max(len(f["input_ids"]) for f in features)
+        return {
+            "input_ids": torch.tensor(
+                [f["input_ids"] + [0] * (width - len(f["input_ids"])) for f in features]
+            )
+        }
+
+    batches = perf.length_batches(dataset, collate, count=3, batch_size=4, quantile=0.5)
+    widths = [b["input_ids"].shape[1] for b in batches]
+    assert widths == sorted(widths) and len(set(widths)) == 3

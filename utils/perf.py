@@ -2,6 +2,7 @@
 padding statistics, torch.compile graph counts, optimizer-step timing and a profiler table."""
 
 import dataclasses
+import gc
 import statistics
 import time
 from collections.abc import Callable
@@ -175,7 +176,9 @@ def train_recipe(
     """
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     cuda = device.type == "cuda"
+    gc.collect()  # the previous recipe's trainer and model
     if cuda:
+        torch.cuda.empty_cache()
         enable_tf32(recipe.precision == "tf32")  # explicit in every recipe
     set_seed(seed)
     model = models.load_model(
@@ -316,17 +319,19 @@ def op_family(name: str) -> str:
 
 
 def length_batches(
-    dataset: Dataset, collator, *, count: int, batch_size: int
+    dataset: Dataset, collator, *, count: int, batch_size: int, quantile: float = 0.5
 ) -> list[dict[str, torch.Tensor]]:
-    """``count`` batches of ``batch_size`` examples of similar length taken at evenly spaced length
-    quantiles (what length grouping feeds a model): their padded lengths differ from batch to batch."""
+    """``count`` consecutive batches of examples sorted by length, from the ``quantile`` of lengths on:
+    what length grouping feeds a model. Padded lengths differ slightly from batch to batch."""
     order = np.argsort(real_lengths(dataset), kind="stable")
-    starts = np.linspace(0, len(order) - batch_size, count).astype(int)
+    count = max(1, min(count, len(order) // batch_size))
+    batch_size = min(batch_size, len(order))
+    first = min(int(quantile * len(order)), len(order) - count * batch_size)
     columns = [
         c for c in ("input_ids", "attention_mask", "token_type_ids", "label") if c in dataset.column_names
     ]
     batches = []
-    for start in starts:
+    for start in range(first, first + count * batch_size, batch_size):
         rows = dataset.select(order[start : start + batch_size].tolist())
         batches.append(collator([{c: row[c] for c in columns} for row in rows]))
     return batches
