@@ -231,6 +231,8 @@ def train_recipe(
     with measure.peak_memory(device) as peak, measure.timed(device) as wall:
         trainer.train()
     steps = clock.step_seconds()
+    if cuda:
+        enable_tf32(False)  # every recipe is evaluated the same way: fp32 without TF32
     steady, overhead = split_warmup(steps, warmup_steps)
     steady_steps = len(steps) - min(warmup_steps, len(steps) - 1)
     samples_per_s = steady_steps * recipe.batch_size / steady
@@ -245,7 +247,7 @@ def train_recipe(
         "train wall (s)": wall.seconds,
         "graphs compiled": graph_count() - graphs_before,
         "steps": len(steps),
-        "flops/s per real token": flops_per_token(model, mean_real),
+        "FLOPs per real token": flops_per_token(model, mean_real),
     }
 
 
