@@ -44,7 +44,7 @@ def _syntax_error(exc: BaseException, cell: int | None = None) -> Finding:
     if isinstance(exc, SyntaxError):
         line = exc.lineno or 1
         col = max((exc.offset or 1) - 1, 0)
-        return _error(f"{where}SyntaxError: {exc.msg}", line, col, cell)
+        return _error(f"SyntaxError: {exc.msg}", line, col, cell)
     return _error(f"{where}cannot parse: {type(exc).__name__}: {exc}"[:300], 1, 0, cell)
 
 

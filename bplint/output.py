@@ -8,7 +8,6 @@ from bplint import __version__
 from bplint.registry import Finding, all_rules, get_rule
 
 FORMATS = ("text", "json", "sarif", "github")
-REPO_URL = "https://github.com/transformers-best-practices/transformers-best-practices"
 
 
 def location(path: str, f: Finding) -> str:
@@ -105,8 +104,7 @@ def format_sarif(results: list[tuple[str, Finding]]) -> str:
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "bplint", "version": __version__, "informationUri": REPO_URL,
-                                "rules": driver_rules}},
+            "tool": {"driver": {"name": "bplint", "version": __version__, "rules": driver_rules}},
             "results": sarif_results,
         }],
     }
