@@ -8,7 +8,7 @@ import re
 LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 MAX_FILE_SIZE = 5 * 1024 * 1024
 
-REQ_FILE_RE = re.compile(r"^(requirements|constraints)[\w.\-]*\.(txt|in)$", re.IGNORECASE)
+REQ_FILE_RE = re.compile(r"^(requirements|constraints)[\w.\-]*\.txt$", re.IGNORECASE)
 
 
 def file_kind(path: str, explicit: bool = False) -> str | None:
