@@ -271,8 +271,9 @@ def requirement_lines(text: str) -> list[tuple[int, int, str]]:
 
 def requirement_spec(line: str) -> tuple[str, bool] | None:
     """The requirement of a requirement-file line (``(spec, editable)``), or None for options."""
-    if line.startswith("-e ") or line.startswith("--editable"):
-        return line.split(None, 1)[1].split("=", 1)[-1].strip() if " " in line else "", True
+    if line.startswith(("-e", "--editable")):
+        rest = line[2:] if line.startswith("-e") else line[len("--editable"):]
+        return rest.lstrip("= \t").strip(), True
     if line.startswith("-"):
         return None
     # per-requirement options (--hash, --config-settings) follow the requirement
