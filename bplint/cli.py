@@ -41,7 +41,7 @@ def _rule_command(argv: list[str]) -> int:
     from bplint.output import explain, rules_table
     from bplint.registry import all_rules, get_rule
 
-    if argv[0] == "rules" or argv[1:] in (["--list"], []) and argv[0] == "rules":
+    if argv[0] == "rules" or (argv[1:] in (["--list"], []) and argv[0] == "rules"):
         sys.stdout.write(rules_table())
         return 0
     args = argv[1:]

@@ -1,3 +1,5 @@
+# ruff: noqa: PTH100, PTH109, PTH112, PTH113, PTH118, PTH119, PTH120, PTH123
+# os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
 """Configuration: ``[tool.bplint]`` of the nearest pyproject.toml, merged with command-line options."""
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ class Config:
         base = rel.rsplit("/", 1)[-1]
         out = []
         for pat, codes in self.per_file_ignores:
-            if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(base, pat) or rel.startswith(pat.rstrip("/") + "/"):
+            if (fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(base, pat)
+                    or rel.startswith(pat.rstrip("/") + "/")):
                 out.extend(codes)
         return out
 

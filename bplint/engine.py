@@ -1,3 +1,5 @@
+# ruff: noqa: PTH100, PTH103, PTH105, PTH110, PTH112, PTH113, PTH118, PTH123, PTH202
+# os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
 """Linting engine: file discovery, one parse and one pass per file, suppression, cache, workers."""
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         for index, source in cells:
             src = cell_text(source)
             if src is None:
-                errors.append(_error(f"cell {index}: 'source' is not a string or a list of strings", cell=index))
+                errors.append(_error("'source' is not a string or a list of strings", cell=index))
                 continue
             lines = split_lines(src)
             sources[index] = lines

@@ -1,3 +1,5 @@
+# ruff: noqa: PTH119, PTH120, PTH123
+# os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
 """Reading documents: Python files, notebooks (magics neutralised), requirement files, pyproject."""
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def parse_install(command: str) -> tuple[list[tuple[str, bool]], bool] | None:
         if w in ("-e", "--editable"):
             out.append((next(it, ""), True))
         elif w.startswith("-"):
-            if w in ("-c", "--constraint") or w.startswith(("--constraint=", "-c")) and w != "-c":
+            if w in ("-c", "--constraint") or (w.startswith(("--constraint=", "-c")) and w != "-c"):
                 constrained = True
             if w in _PIP_VALUE_OPTS:
                 next(it, None)
@@ -194,7 +196,7 @@ def neutralise_cell(lines: list[str], cell: int | None, installs: list) -> str |
             continuation = line.rstrip().endswith("\\")
             continue
         stripped = line.lstrip()
-        if not stripped or stripped[0] not in "!%?" and "?" not in stripped and "=" not in stripped:
+        if not stripped or (stripped[0] not in "!%?" and "?" not in stripped and "=" not in stripped):
             continue
         indent = line[: len(line) - len(stripped)]
         if stripped[0] in "!%":

@@ -129,7 +129,7 @@ class TrainingFacts(Rule):
             self.accelerator = True
             return
         q = ctx.qualname(func)
-        if q and q.startswith("torch.nn.") and name in NN_LAYERS or name in self.model_classes:
+        if (q and q.startswith("torch.nn.") and name in NN_LAYERS) or name in self.model_classes:
             self.models.append((order(ctx, node), ctx.loc(node), ctx.scope))
         for kw in node.keywords:
             v = kw.value

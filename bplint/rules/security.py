@@ -339,7 +339,7 @@ Remove the argument (safetensors is the default) or set it to `True`.
 
     def visit(self, node: ast.Call) -> None:
         for kw in node.keywords:
-            if kw.arg in ("use_safetensors", "safe_serialization") and self.ctx.value(kw.value, None) is False:
+            if kw.arg in ("use_safetensors", "safe_serialization") and self.ctx.value(kw.value, 0) is False:
                 self.report(kw, f"{kw.arg}=False switches to pickle checkpoints that can run code when "
                             "loaded: keep safetensors (remove the argument)")
 
@@ -389,9 +389,8 @@ safetensors files.
                 self.report(node, "torch.hub.load() downloads and runs hubconf.py from a GitHub repository: "
                             "load weights from a pinned Hub revision or a local safetensors file")
                 return
-            if keyword(node, "check_hash") is not None and ctx.value(keyword(node, "check_hash").value) is True:
-                return
-            if keyword(node, "hash_prefix") is not None:
+            check = keyword(node, "check_hash")
+            if (check is not None and ctx.value(check.value) is True) or keyword(node, "hash_prefix"):
                 return
             self.report(node, f"{q}() loads weights from a URL without integrity check: download from a "
                         "pinned Hub revision and prefer safetensors")

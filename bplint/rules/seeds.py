@@ -59,8 +59,8 @@ reproducibility) at the top of the script, before any model or data loader is bu
             msg = ("Training without a seed: call transformers.set_seed(seed) before building the model "
                    "(Trainer seeds only inside train(), after the model was built)")
         else:
-            msg = ("Training loop without a seed: call torch.manual_seed(seed) or transformers.set_seed(seed) "
-                   "before building the model and data loaders")
+            msg = ("Training loop without a seed: call torch.manual_seed(seed) or "
+                   "transformers.set_seed(seed) before building the model and data loaders")
         self.report(where, msg)
 
 

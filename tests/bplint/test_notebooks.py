@@ -59,7 +59,8 @@ def test_pip_install_in_bash_cell():
 
 
 def test_noqa_per_line_in_cell_and_file_level_disable():
-    assert nb_findings("import torch\ntorch.load(p)  # noqa: BPL203\ntorch.load(q)\n") == [("BPL203", 1, 3, 0)]
+    found = nb_findings("import torch\ntorch.load(p)  # noqa: BPL203\ntorch.load(q)\n")
+    assert found == [("BPL203", 1, 3, 0)]
     assert nb_findings("# bplint: disable=BPL2\n", "import torch\ntorch.load(p)\n") == []
 
 

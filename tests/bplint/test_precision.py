@@ -74,8 +74,8 @@ def test_gpu_detection_variants(gpu):
     'model.half()\n',
 ])
 def test_gpu_loop_negatives(fix):
-    src = LOOP.replace("for batch in loader:\n", "for batch in loader:\n" + fix if fix.startswith(" ") else fix +
-                       "for batch in loader:\n")
+    loop = "for batch in loader:\n"
+    src = LOOP.replace(loop, loop + fix if fix.startswith(" ") else fix + loop)
     assert codes(src) == [], src
 
 

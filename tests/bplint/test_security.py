@@ -33,7 +33,7 @@ def test_trust_remote_code_pinned_or_false_is_clean():
     'import transformers as tf\ntf.AutoModel.from_pretrained(pretrained_model_name_or_path="gpt2")',
     'from huggingface_hub import hf_hub_download\nhf_hub_download("org/name", "config.json")',
     'snapshot_download(repo_id="org/name")',
-    'from transformers import pipeline\npipeline("text-classification", model="distilbert/distilbert-base-uncased")',
+    'from transformers import pipeline\npipeline("text-classification", model="distilbert/distilbert-base")',
     'from transformers import pipeline\npipeline("sentiment-analysis")',
     'from datasets import load_dataset\nload_dataset("imdb")',
     'load_dataset("glue", "mrpc", revision="main")',
@@ -98,7 +98,8 @@ def test_torch_load_negatives():
 
 @pytest.mark.parametrize("src", [
     "import pickle\npickle.load(fh)", "import pickle as pk\npk.loads(b)", "from pickle import load\nload(fh)",
-    "import dill\ndill.load(fh)", "import joblib\njoblib.load('m.joblib')", "import cloudpickle\ncloudpickle.loads(b)",
+    "import dill\ndill.load(fh)", "import joblib\njoblib.load('m.joblib')",
+    "import cloudpickle\ncloudpickle.loads(b)",
     "import pandas as pd\npd.read_pickle('x.pkl')",
 ])
 def test_pickle_loads(src):

@@ -19,7 +19,8 @@ def test_trainer_without_seed_is_reported_at_train_call():
 
 
 def test_seed_before_model_is_clean():
-    src = TRAINER_NO_SEED.replace("model = Auto", "from transformers import set_seed\nset_seed(0)\nmodel = Auto")
+    seed = "from transformers import set_seed\nset_seed(0)\n"
+    src = TRAINER_NO_SEED.replace("model = Auto", seed + "model = Auto")
     assert codes(src) == []
 
 
@@ -82,7 +83,8 @@ def test_seed_variants_count():
 
 
 def test_python_and_numpy_seeds_do_not_seed_torch():
-    src = "import random\nimport numpy as np\nrandom.seed(0)\nnp.random.seed(0)\nloss.backward()\noptimizer.step()\n"
+    src = ("import random\nimport numpy as np\nrandom.seed(0)\nnp.random.seed(0)\n"
+           "loss.backward()\noptimizer.step()\n")
     assert codes(src) == ["BPL001"]
 
 
@@ -123,7 +125,8 @@ def test_nn_module_constructor_counts_as_model():
     optimizer.step()
     """
     assert codes(src) == ["BPL002"]
-    src2 = "import torch\nlayer = torch.nn.Linear(2, 2)\ntorch.manual_seed(0)\nloss.backward()\noptimizer.step()\n"
+    src2 = ("import torch\nlayer = torch.nn.Linear(2, 2)\ntorch.manual_seed(0)\n"
+            "loss.backward()\noptimizer.step()\n")
     assert codes(src2) == ["BPL002"]
 
 
