@@ -9,6 +9,18 @@ from bplint.registry import ERROR, Finding, Location, Rule
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _EXIT = object()
 _MISSING = object()
+_AST = ast.AST
+# Fields that never hold child nodes worth visiting (names, operators, expression contexts).
+_SKIP_FIELDS = frozenset({"ctx", "op", "id", "attr", "kind", "type_comment", "conversion", "is_async",
+                          "simple", "level", "module", "name", "arg", "type_ignores", "names"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(t: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(t)
+    if fields is None:
+        fields = _CHILD_FIELDS[t] = tuple(f for f in t._fields if f not in _SKIP_FIELDS)
+    return fields
 
 
 def dotted(node: ast.AST) -> str | None:
@@ -41,7 +53,7 @@ def has_star_args(call: ast.Call) -> bool:
 class Context:
     """Facts about one document, shared by the rules while they run over it."""
 
-    def __init__(self, path: str, kind: str, options: dict, rules: list[type[Rule]]) -> None:
+    def __init__(self, path: str, kind: str, options: dict, rules: list[type[Rule]], text: str = "") -> None:
         self.path = path
         self.kind = kind
         self.options = options
@@ -56,7 +68,16 @@ class Context:
         self.installs: list = []
         self.pyproject: dict | None = None
         self.pyproject_text = ""
-        self.rules = [r(self) for r in rules if kind in r.kinds]
+        self.text = text
+        self._collectors: dict[type, object] = {}
+        self.rules = []
+        for r in rules:
+            if kind not in r.kinds or (r.triggers and not any(t in text for t in r.triggers)):
+                continue
+            for c in r.collectors:
+                if c not in self._collectors:
+                    self._collectors[c] = c(self)
+            self.rules.append(r(self))
         self._failed: set[str] = set()
         self._dispatch: dict[type, list] = {}
         self._build_dispatch()
@@ -99,6 +120,19 @@ class Context:
             return node.attr
         q = self.qualname(node)
         return q.rpartition(".")[2] if q else None
+
+    def callee(self, call: ast.Call) -> tuple[str | None, str | None]:
+        """``(qualified name, last name)`` of a call's callee, computed once per call node."""
+        cached = getattr(call, "_bplint_callee", None)
+        if cached is None:
+            func = call.func
+            q = self.qualname(func)
+            last = func.attr if isinstance(func, ast.Attribute) else (q.rpartition(".")[2] if q else None)
+            cached = call._bplint_callee = (q, last)
+        return cached
+
+    def collector(self, cls: type):
+        return self._collectors[cls]
 
     def value(self, node: ast.AST | None, default=_MISSING):
         """Literal value of a constant or of a module-level constant name, else ``default``."""
@@ -164,6 +198,8 @@ class Context:
             self._bind(target.value, None)
 
     def prescan(self, trees: list[ast.Module]) -> None:
+        if not self.rules:
+            return
         for tree in trees:
             self._prescan(tree.body)
         self.constants = {k: v for k, v in self._const_seen.items() if v is not _MISSING}
@@ -171,6 +207,9 @@ class Context:
     # -- the walk ----------------------------------------------------------------------------
     def _build_dispatch(self) -> None:
         dispatch: dict[type, list] = {ast.Import: [self._on_import], ast.ImportFrom: [self._on_import]}
+        for coll in self._collectors.values():
+            for t in coll.node_types:
+                dispatch.setdefault(t, []).append(coll.visit)
         for rule in self.rules:
             if rule.code in self._failed:
                 continue
@@ -186,11 +225,13 @@ class Context:
 
     def walk(self, tree: ast.AST, cell: int | None = None) -> None:
         self.cell = cell
+        if not self.rules:
+            return
         dispatch = self._dispatch
         stack: list = [tree]
         pop = stack.pop
-        push = stack.extend
-        iter_children = ast.iter_child_nodes
+        append = stack.append
+        child_fields = _CHILD_FIELDS
         while stack:
             node = pop()
             if node is _EXIT:
@@ -206,14 +247,28 @@ class Context:
                         if isinstance(owner, Rule):
                             self._rule_failed(owner, exc, node)
                             dispatch = self._dispatch
-            if isinstance(node, _SCOPES):
+            t = type(node)
+            if t in _SCOPES:
                 self.scopes.append(node)
-                stack.append(_EXIT)
-            children = list(iter_children(node))
-            children.reverse()
-            push(children)
+                append(_EXIT)
+            fields = child_fields.get(t)
+            if fields is None:
+                fields = _child_fields(t)
+            # push children in reverse source order so that they pop in source order
+            for f in reversed(fields):
+                v = getattr(node, f, None)
+                if v is None:
+                    continue
+                if type(v) is list:
+                    for x in reversed(v):
+                        if isinstance(x, _AST):
+                            append(x)
+                elif isinstance(v, _AST):
+                    append(v)
 
     def finish(self) -> None:
+        for coll in self._collectors.values():
+            coll.finish()
         for rule in self.rules:
             if rule.code in self._failed:
                 continue

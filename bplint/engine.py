@@ -110,7 +110,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         return [_error(f"cannot read: {exc}")]
     errors: list[Finding] = []
     sources: dict = {}
-    ctx = Context(path, kind, options, all_rules())
+    ctx = Context(path, kind, options, all_rules(), text)
     if kind == "python":
         try:
             tree = _parse(text, path)

@@ -8,6 +8,10 @@ hooks called by the engine during the single pass over a file:
 * ``kinds``: the kinds of document the rule applies to (``python``, ``notebook``, ``requirements``,
   ``pyproject``).
 * ``finish()``: called once per file after the walk, for rules that need whole-file facts.
+* ``triggers``: substrings of which at least one must occur in the file for the rule to run (a
+  cheap pre-filter; empty means always run).
+* ``collectors``: shared fact collectors (see ``bplint.rules._facts``) that several rules read;
+  each runs once per file, ``self.ctx.collector(cls)`` returns it.
 
 Rules report through ``self.report(node_or_location, message=None)``. A new rule only needs a
 subclass decorated with ``@register``.
@@ -81,6 +85,8 @@ class Rule:
     explanation: ClassVar[str] = ""
     kinds: ClassVar[frozenset[str]] = frozenset({"python", "notebook"})
     node_types: ClassVar[tuple[type, ...]] = ()
+    triggers: ClassVar[tuple[str, ...]] = ()
+    collectors: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 
 from bplint.analysis import keyword
-from bplint.registry import Rule
 
 TRAINER_SUFFIX = "Trainer"
 NN_LAYERS = frozenset({
@@ -31,13 +30,13 @@ def is_model_receiver(name: str | None) -> bool:
     return name.startswith("AutoModel") or "Model" in name or "For" in name
 
 
-class TrainingFacts(Rule):
-    """Collects training, seeding and model-building facts; not registered itself."""
+class TrainingFacts:
+    """Collects training, seeding and model-building facts of a file, once, for several rules."""
 
     node_types = (ast.Call, ast.Assign, ast.AnnAssign, ast.ClassDef, ast.Constant)
 
     def __init__(self, ctx) -> None:
-        super().__init__(ctx)
+        self.ctx = ctx
         self.trainer_names: set[str] = set()
         self.trainer_classes: set[str] = set()
         self.model_classes: set[str] = set()
@@ -56,7 +55,7 @@ class TrainingFacts(Rule):
     def _is_trainer_ctor(self, call: ast.AST) -> bool:
         if not isinstance(call, ast.Call):
             return False
-        name = self.ctx.last_name(call.func)
+        name = self.ctx.callee(call)[1]
         return bool(name) and (name.endswith(TRAINER_SUFFIX) or name in self.trainer_classes)
 
     def visit(self, node) -> None:
@@ -64,7 +63,7 @@ class TrainingFacts(Rule):
         t = type(node)
         if t is ast.Constant:
             v = node.value
-            if isinstance(v, str) and (v == "cuda" or v.startswith("cuda:")) and len(v) < 8:
+            if type(v) is str and v[:4] == "cuda" and (v == "cuda" or v[4:5] == ":") and len(v) < 9:
                 self.cuda = True
             return
         if t is ast.ClassDef:
@@ -86,7 +85,7 @@ class TrainingFacts(Rule):
             return
         # ast.Call
         func = node.func
-        name = ctx.last_name(func)
+        q, name = ctx.callee(node)
         if not name:
             return
         if self._is_trainer_ctor(node):
@@ -119,7 +118,7 @@ class TrainingFacts(Rule):
                 self.low_precision = True
         low = name.lower()
         if "seed" in low or name == "enable_full_determinism":
-            if ctx.qualname(func) not in NOT_SEEDS:
+            if q not in NOT_SEEDS:
                 self.seeds.append((order(ctx, node), ctx.loc(node), ctx.scope))
             return
         if name in ("autocast", "GradScaler"):
@@ -128,13 +127,15 @@ class TrainingFacts(Rule):
         if name == "Accelerator":
             self.accelerator = True
             return
-        q = ctx.qualname(func)
         if (q and q.startswith("torch.nn.") and name in NN_LAYERS) or name in self.model_classes:
             self.models.append((order(ctx, node), ctx.loc(node), ctx.scope))
         for kw in node.keywords:
             v = kw.value
             if isinstance(v, ast.Attribute) and v.attr in LOW_PRECISION:
                 self.low_precision = True
+
+    def finish(self) -> None:
+        pass
 
     # -- conclusions ---------------------------------------------------------------------------
     def training(self):

@@ -24,6 +24,7 @@ class TrainingArgsWithoutPrecision(Rule):
     summary = "TrainingArguments without bf16= or fp16=: training runs in fp32"
     severity = WARNING
     notebook = NOTEBOOK
+    triggers = ("TrainingArguments", "Config")
     node_types = (ast.Call, ast.Attribute)
     explanation = """
 ## What it does
@@ -63,7 +64,7 @@ or set `cpu-only = true` in `[tool.bplint]`.
             if node.attr in ("bf16", "fp16") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
             return
-        name = self.ctx.last_name(node.func)
+        name = self.ctx.callee(node)[1]
         if name not in TRAINING_ARGS or has_star_kwargs(node):
             return
         if keyword(node, "bf16") is not None or keyword(node, "fp16") is not None:
@@ -88,6 +89,7 @@ class AcceleratorWithoutPrecision(Rule):
     summary = "Accelerator() without mixed_precision="
     severity = WARNING
     notebook = NOTEBOOK
+    triggers = ("Accelerator",)
     node_types = (ast.Call,)
     explanation = """
 ## What it does
@@ -114,9 +116,9 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
 """
 
     def visit(self, node: ast.Call) -> None:
-        if self.ctx.last_name(node.func) != "Accelerator" or self.ctx.options.get("cpu_only"):
+        if self.ctx.callee(node)[1] != "Accelerator" or self.ctx.options.get("cpu_only"):
             return
-        q = self.ctx.qualname(node.func) or ""
+        q = self.ctx.callee(node)[0] or ""
         if not (q == "Accelerator" or q.startswith("accelerate")):
             return
         if has_star_kwargs(node) or keyword(node, "mixed_precision") is not None:
@@ -129,12 +131,14 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
 
 
 @register
-class GpuLoopWithoutAutocast(TrainingFacts):
+class GpuLoopWithoutAutocast(Rule):
     code = "BPL303"
     name = "gpu-loop-without-autocast"
     summary = "GPU training loop without torch.autocast"
     severity = WARNING
     notebook = NOTEBOOK
+    collectors = (TrainingFacts,)
+    triggers = ("backward",)
     explanation = """
 ## What it does
 Reports a hand-written training loop (`.backward()` and `optimizer.step()`) that moves work to the
@@ -172,10 +176,11 @@ needs `torch.amp.GradScaler`), or use Accelerate with `mixed_precision="bf16"`.
 """
 
     def finish(self) -> None:
-        if self.ctx.options.get("cpu_only") or not self.hand_loop() or not self.cuda:
+        facts = self.ctx.collector(TrainingFacts)
+        if self.ctx.options.get("cpu_only") or not facts.hand_loop() or not facts.cuda:
             return
-        if self.autocast or self.low_precision or self.accelerator:
+        if facts.autocast or facts.low_precision or facts.accelerator:
             return
-        where = min(self.backward, key=lambda e: e[0])[1]
+        where = min(facts.backward, key=lambda e: e[0])[1]
         self.report(where, "GPU training loop without torch.autocast runs in fp32: wrap the forward pass in "
                     "torch.autocast('cuda', dtype=torch.bfloat16)")

@@ -54,6 +54,7 @@ class TrustRemoteCode(_Calls):
     summary = "trust_remote_code=True runs code from the model repository"
     severity = ERROR
     notebook = NOTEBOOK
+    triggers = ("trust_remote_code",)
     explanation = """
 ## What it does
 Reports `trust_remote_code=True` in any call (`from_pretrained`, `pipeline`, `load_dataset`,
@@ -100,6 +101,8 @@ class UnpinnedHubRevision(_Calls):
     summary = "Hub download without revision pinned to a full commit hash"
     severity = WARNING
     notebook = NOTEBOOK
+    triggers = ("from_pretrained", "hf_hub_download", "snapshot_download", "SentenceTransformer",
+                "CrossEncoder", "load_dataset", "pipeline")
     explanation = """
 ## What it does
 Reports hub ids (`name` or `org/name`) given as literals (or module-level string constants) to
@@ -167,7 +170,7 @@ Look up the commit on the hub (repository page, "History") or with
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
-        name = ctx.last_name(node.func)
+        name = ctx.callee(node)[1]
         if name in SAVE_CALLS or name == "Path":
             for a in node.args[:1]:
                 v = ctx.str_value(a)
@@ -179,7 +182,7 @@ Look up the commit on the hub (repository page, "History") or with
         if name not in ("from_pretrained", "hf_hub_download", "snapshot_download", "SentenceTransformer",
                         "CrossEncoder", "load_dataset", "pipeline"):
             return
-        if name == "pipeline" and not (ctx.qualname(node.func) or "").endswith(("transformers.pipeline",
+        if name == "pipeline" and not (ctx.callee(node)[0] or "").endswith(("transformers.pipeline",
                                                                                  "pipeline")):
             return
         if has_star_kwargs(node):
@@ -227,6 +230,7 @@ class UnsafeTorchLoad(_Calls):
     summary = "torch.load without weights_only=True can execute code from the file"
     severity = ERROR
     notebook = NOTEBOOK
+    triggers = ("load",)
     explanation = """
 ## What it does
 Reports `torch.load(...)` (also through aliases such as `import torch as th` or
@@ -255,7 +259,7 @@ checkpoint holds custom classes), or store weights as safetensors.
 """
 
     def visit(self, node: ast.Call) -> None:
-        if self.ctx.qualname(node.func) != "torch.load":
+        if self.ctx.callee(node)[0] != "torch.load":
             return
         kw = keyword(node, "weights_only")
         if kw is None:
@@ -274,6 +278,7 @@ class PickleLoad(_Calls):
     summary = "pickle-based load can execute code from the file"
     severity = ERROR
     notebook = NOTEBOOK
+    triggers = ("load", "Unpickler", "read_pickle")
     explanation = """
 ## What it does
 Reports loads through pickle and its relatives: `pickle.load/loads/Unpickler`, `dill`, `joblib.load`,
@@ -302,7 +307,7 @@ yourself, and mark such a line with `# noqa: BPL204` to document the decision.
 """
 
     def visit(self, node: ast.Call) -> None:
-        q = self.ctx.qualname(node.func)
+        q = self.ctx.callee(node)[0]
         if q in PICKLE_LOADS:
             self.report(node, f"{q}() executes code embedded in the file: load only files you created, or "
                         "use safetensors/JSON")
@@ -315,6 +320,7 @@ class SafetensorsDisabled(_Calls):
     summary = "use_safetensors=False / safe_serialization=False falls back to pickle"
     severity = WARNING
     notebook = NOTEBOOK
+    triggers = ("use_safetensors", "safe_serialization")
     explanation = """
 ## What it does
 Reports `use_safetensors=False` (loading) and `safe_serialization=False` (saving) in any call.
@@ -351,6 +357,7 @@ class WeightsFromUrl(_Calls):
     summary = "Weights or code loaded from a URL"
     severity = ERROR
     notebook = NOTEBOOK
+    triggers = ("hub", "load_url", "model_zoo", "http")
     explanation = """
 ## What it does
 Reports `torch.hub.load_state_dict_from_url`, `torch.utils.model_zoo.load_url` and
@@ -380,7 +387,7 @@ safetensors files.
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
-        q = ctx.qualname(node.func)
+        q = ctx.callee(node)[0]
         if q in URL_LOADERS:
             if q == "torch.hub.load":
                 src = keyword(node, "source")
@@ -395,7 +402,7 @@ safetensors files.
             self.report(node, f"{q}() loads weights from a URL without integrity check: download from a "
                         "pinned Hub revision and prefer safetensors")
             return
-        name = ctx.last_name(node.func)
+        name = ctx.callee(node)[1]
         if name in ("from_pretrained", "pipeline", "hf_hub_download", "snapshot_download"):
             for arg in [*node.args[:2], *(kw.value for kw in node.keywords if kw.arg in (
                     "pretrained_model_name_or_path", "model", "repo_id"))]:

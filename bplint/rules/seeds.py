@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from bplint.registry import WARNING, register
+from bplint.registry import WARNING, Rule, register
 from bplint.rules._facts import TrainingFacts
 
 NOTEBOOK = "notebooks/08_reproducibility.ipynb"
+TRIGGERS = ("train(", "fit(", "backward")
 
 
 @register
-class TrainingWithoutSeed(TrainingFacts):
+class TrainingWithoutSeed(Rule):
     code = "BPL001"
     name = "training-without-seed"
     summary = "Training without seeding: call transformers.set_seed(seed) before building the model"
     severity = WARNING
     notebook = NOTEBOOK
+    collectors = (TrainingFacts,)
+    triggers = TRIGGERS
     explanation = """
 ## What it does
 Reports a script or notebook that trains (`trainer.train()` on a `Trainer`/`SFTTrainer`-like
@@ -52,10 +55,11 @@ reproducibility) at the top of the script, before any model or data loader is bu
 """
 
     def finish(self) -> None:
-        where = self.training()
-        if where is None or self.seeds:
+        facts = self.ctx.collector(TrainingFacts)
+        where = facts.training()
+        if where is None or facts.seeds:
             return
-        if self.train_events:
+        if facts.train_events:
             msg = ("Training without a seed: call transformers.set_seed(seed) before building the model "
                    "(Trainer seeds only inside train(), after the model was built)")
         else:
@@ -65,12 +69,14 @@ reproducibility) at the top of the script, before any model or data loader is bu
 
 
 @register
-class SeedAfterModel(TrainingFacts):
+class SeedAfterModel(Rule):
     code = "BPL002"
     name = "seed-after-model-init"
     summary = "Seed set only after the model was built: move set_seed() before building the model"
     severity = WARNING
     notebook = NOTEBOOK
+    collectors = (TrainingFacts,)
+    triggers = TRIGGERS
     explanation = """
 ## What it does
 Reports a training script or notebook whose first seed call comes after the model was built
@@ -104,16 +110,17 @@ the model after seeding, in every run and every hyperparameter trial).
 """
 
     def finish(self) -> None:
-        if self.training() is None or self.model_init or not self.seeds or not self.models:
+        facts = self.ctx.collector(TrainingFacts)
+        if facts.training() is None or facts.model_init or not facts.seeds or not facts.models:
             return
-        module_seeds = [s[0] for s in self.seeds if s[2] is None]
+        module_seeds = [s[0] for s in facts.seeds if s[2] is None]
         scopes: dict[int, tuple] = {}
-        for m in self.models:
+        for m in facts.models:
             key = id(m[2]) if m[2] is not None else 0
             if key not in scopes or m[0] < scopes[key][0]:
                 scopes[key] = m
         for first_model in sorted(scopes.values(), key=lambda m: m[0]):
-            seeds = sorted((s for s in self.seeds if s[2] is first_model[2]), key=lambda s: s[0])
+            seeds = sorted((s for s in facts.seeds if s[2] is first_model[2]), key=lambda s: s[0])
             if not seeds or seeds[0][0] < first_model[0]:
                 continue
             if first_model[2] is not None and any(o < first_model[0] for o in module_seeds):
