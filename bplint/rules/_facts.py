@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from bplint.analysis import keyword
 
@@ -24,10 +25,14 @@ def order(ctx, node) -> tuple[int, int, int]:
     return (ctx.cell or 0, node.lineno, node.col_offset)
 
 
+_FOR_TASK = re.compile(r"For[A-Z]")
+
+
 def is_model_receiver(name: str | None) -> bool:
+    """True for model classes (``AutoModel*``, ``*Model``, ``*ForSequenceClassification``...)."""
     if not name or name.endswith(NOT_MODEL_SUFFIXES):
         return False
-    return name.startswith("AutoModel") or "Model" in name or "For" in name
+    return "Model" in name or _FOR_TASK.search(name) is not None
 
 
 class TrainingFacts:

@@ -29,7 +29,11 @@ URL_LOADERS = frozenset({
     "torch.hub.load_state_dict_from_url", "torch.utils.model_zoo.load_url", "torch.hub.download_url_to_file",
     "torch.hub.load",
 })
-SAVE_CALLS = frozenset({"save_pretrained", "save_model", "save_to_disk", "makedirs", "mkdir"})
+# Calls whose first argument is a local path: a string passed to them is not a hub id in this file.
+LOCAL_PATH_CALLS = frozenset({
+    "save_pretrained", "save_model", "save_to_disk", "makedirs", "mkdir", "Path", "PurePath", "join",
+    "exists", "isdir", "isfile", "listdir", "open", "rmtree", "copytree", "scandir",
+})
 
 
 def is_hub_id(value: str) -> bool:
@@ -114,7 +118,8 @@ Not reported: a revision given by a variable or expression (bplint cannot know i
 with `**kwargs` (they may supply `revision`), ids given by variables, local paths (`./x`, `/abs`,
 `~/x`, `..`, Windows paths, paths with more than one `/`, file names), `Path(...)`/`os.path.join`
 expressions, `load_dataset` builders (`csv`, `json`, `parquet`...), and names the same file saves to
-(`save_pretrained("out")`, `output_dir="out"`).
+or uses as a path (`save_pretrained("out")`, `output_dir="out"`, `Path(x)`, `os.path.join(x, ...)`,
+`os.path.isdir(x)`, `open(x)`).
 
 ## Why is this bad?
 Branches and tags (`main`, `v1.0`) move: the repository owner can push new weights, a new
@@ -171,7 +176,7 @@ Look up the commit on the hub (repository page, "History") or with
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
         name = ctx.callee(node)[1]
-        if name in SAVE_CALLS or name == "Path":
+        if name in LOCAL_PATH_CALLS:
             for a in node.args[:1]:
                 v = ctx.str_value(a)
                 if v:

@@ -67,6 +67,8 @@ def test_unpinned_revision(src):
     'pipeline(task, **cfg)',
     'model.save_pretrained("my-model")\nAutoModel.from_pretrained("my-model")',
     'TrainingArguments(output_dir="out")\nAutoModel.from_pretrained("out")',
+    'D = "models/bert"\nif os.path.isdir(D):\n    AutoModel.from_pretrained(D)',
+    'D = "models/bert"\nroot = Path(D)\nAutoModel.from_pretrained(D)',
     'tokenizer.from_pretrained',
 ])
 def test_revision_negatives(src):

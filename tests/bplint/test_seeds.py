@@ -130,6 +130,11 @@ def test_nn_module_constructor_counts_as_model():
     assert codes(src2) == ["BPL002"]
 
 
+def test_non_model_from_config_is_not_a_model():
+    src = "fmt = Formatter.from_config(c)\nset_seed(0)\nloss.backward()\noptimizer.step()\n"
+    assert codes(src) == []
+
+
 def test_tokenizer_before_seed_is_fine():
     src = """
     from transformers import AutoTokenizer, AutoModelForSequenceClassification, Trainer, set_seed
