@@ -26,7 +26,7 @@ from bplint.sources import (
 )
 
 PARALLEL_THRESHOLD = 64
-NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 DISABLE = re.compile(r"#\s*bplint:\s*disable\s*=\s*(?P<codes>[A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*)",
                      re.IGNORECASE)
 

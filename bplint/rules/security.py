@@ -187,9 +187,10 @@ Look up the commit on the hub (repository page, "History") or with
         if name not in ("from_pretrained", "hf_hub_download", "snapshot_download", "SentenceTransformer",
                         "CrossEncoder", "load_dataset", "pipeline"):
             return
-        if name == "pipeline" and not (ctx.callee(node)[0] or "").endswith(("transformers.pipeline",
-                                                                                 "pipeline")):
-            return
+        if name == "pipeline":
+            q = ctx.callee(node)[0] or ""
+            if not (q == "pipeline" or q.startswith("transformers.")):
+                return
         if has_star_kwargs(node):
             return
         target = self._target(node, name)

@@ -62,6 +62,8 @@ def test_noqa_per_line_in_cell_and_file_level_disable():
     found = nb_findings("import torch\ntorch.load(p)  # noqa: BPL203\ntorch.load(q)\n")
     assert found == [("BPL203", 1, 3, 0)]
     assert nb_findings("# bplint: disable=BPL2\n", "import torch\ntorch.load(p)\n") == []
+    # a prefix followed by an explanation, as the project's notebooks write it
+    assert nb_findings("import torch\ntorch.load(p)  # noqa: BPL2  demonstration of a hostile file\n") == []
 
 
 def test_syntax_error_in_one_cell_does_not_stop_the_others():

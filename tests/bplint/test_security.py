@@ -65,6 +65,7 @@ def test_unpinned_revision(src):
     'load_dataset("json", data_files=files)',
     'pipeline("text-classification", model=model, tokenizer=tok)',
     'pipeline(task, **cfg)',
+    'from torch.distributed.pipelining import pipeline\npipeline(model, mb_args=(x,))',
     'model.save_pretrained("my-model")\nAutoModel.from_pretrained("my-model")',
     'TrainingArguments(output_dir="out")\nAutoModel.from_pretrained("out")',
     'D = "models/bert"\nif os.path.isdir(D):\n    AutoModel.from_pretrained(D)',
