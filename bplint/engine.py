@@ -61,6 +61,8 @@ def _suppress(findings: list[Finding], sources: dict) -> list[Finding]:
     disabled: list[str] = []
     noqa: dict = {}
     for cell, lines in sources.items():
+        if isinstance(lines, str):  # split lazily: most files have no findings
+            lines = split_lines(lines)
         for n, line in enumerate(lines, start=1):
             if "#" not in line:
                 continue
@@ -116,7 +118,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
             tree = _parse(text, path)
         except (SyntaxError, ValueError, MemoryError, OverflowError) as exc:
             return [_syntax_error(exc)]
-        sources[None] = split_lines(text)
+        sources[None] = text
         ctx.prescan([tree])
         ctx.walk(tree)
     elif kind == "notebook":
@@ -144,7 +146,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         for index, tree in trees:
             ctx.walk(tree, cell=index)
     elif kind == "requirements":
-        sources[None] = split_lines(text)
+        sources[None] = text
         ctx.requirements = requirement_lines(text)
     elif kind == "pyproject":
         import tomllib
@@ -154,7 +156,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         except tomllib.TOMLDecodeError as exc:
             return [_error(f"invalid TOML: {exc}")]
         ctx.pyproject_text = text
-        sources[None] = split_lines(text)
+        sources[None] = text
     ctx.finish()
     findings = errors + ctx.findings
     if findings:

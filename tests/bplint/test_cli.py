@@ -1,6 +1,9 @@
 """Command line: formats, exit codes, configuration, selection, suppression, rule docs."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from bplint_testutil import REPO_ROOT, run_cli
@@ -244,3 +247,20 @@ def test_many_files_use_workers_and_match_serial(project):
 
 def test_repo_root_is_importable():
     assert (REPO_ROOT / "bplint" / "cli.py").is_file()
+
+
+def test_version_and_lint_import_nothing_heavy(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nfrom transformers import Trainer\nTrainer(model=m).train()\n")
+    code = (
+        "import sys\n"
+        "from bplint.cli import main\n"
+        "main(['--version'])\n"
+        "assert 'argparse' not in sys.modules and 'ast' not in sys.modules, 'version must stay lazy'\n"
+        f"main(['--no-cache', '--exit-zero', {str(script)!r}])\n"
+        "heavy = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
