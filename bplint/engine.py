@@ -1,4 +1,4 @@
-# ruff: noqa: PTH100, PTH103, PTH105, PTH110, PTH112, PTH113, PTH118, PTH123, PTH202
+# ruff: noqa: PTH100, PTH103, PTH105, PTH110, PTH112, PTH113, PTH118, PTH120, PTH123, PTH202
 # os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
 """Linting engine: file discovery, one parse and one pass per file, suppression, cache, workers."""
 
@@ -292,10 +292,25 @@ def cache_directory(root: str) -> str | None:
         return None
 
 
+def _code_fingerprint() -> str:
+    """Sizes and modification times of bplint's own modules: a changed rule invalidates the cache."""
+    base = os.path.dirname(os.path.abspath(__file__))
+    parts = []
+    for d in (base, os.path.join(base, "rules")):
+        try:
+            for e in sorted(os.scandir(d), key=lambda e: e.name):
+                if e.name.endswith(".py"):
+                    st = e.stat()
+                    parts.append(f"{e.name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            pass
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
 def run(files: list[tuple[str, str]], config, use_cache: bool = True) -> list[tuple[str, Finding]]:
     """Lint files; returns selected findings as ``(path, finding)`` in path order."""
     options = config.options()
-    opts_hash = config.options_hash()
+    opts_hash = config.options_hash() + (_code_fingerprint() if use_cache else "")
     cache_dir = cache_directory(config.root) if use_cache else None
     items = [(path, kind, options, cache_dir, opts_hash) for path, kind in files]
     if len(items) > PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
