@@ -21,6 +21,7 @@ from bplint.sources import (
     file_kind,
     neutralise_cell,
     notebook_cells,
+    notebook_line_map,
     requirement_lines,
     split_lines,
 )
@@ -95,6 +96,19 @@ def _suppress(findings: list[Finding], sources: dict) -> list[Finding]:
     return out
 
 
+def _map_to_file(findings: list[Finding], line_map: dict) -> None:
+    """Attach positions in the .ipynb file to notebook findings (standard layout only)."""
+    for f in findings:
+        entry = line_map.get(f.cell)
+        if entry is None:
+            continue
+        base, cols = entry
+        if not (1 <= f.line <= len(cols) and 1 <= f.end_line <= len(cols)):
+            continue
+        f.file_pos = (base + f.line - 1, cols[f.line - 1] + f.col,
+                      base + f.end_line - 1, cols[f.end_line - 1] + f.end_col)
+
+
 def lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Finding]:
     """All findings of one document, before selection (selection is applied by the caller)."""
     try:
@@ -145,6 +159,12 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         ctx.prescan([t for _, t in trees])
         for index, tree in trees:
             ctx.walk(tree, cell=index)
+        ctx.finish()
+        findings = _suppress(errors + ctx.findings, sources) if errors or ctx.findings else []
+        if findings:
+            _map_to_file(findings, notebook_line_map(text, nb))
+            findings.sort(key=Finding.sort_key)
+        return findings
     elif kind == "requirements":
         sources[None] = text
         ctx.requirements = requirement_lines(text)

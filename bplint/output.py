@@ -84,9 +84,9 @@ def format_sarif(results: list[tuple[str, Finding]]) -> str:
     sarif_results = []
     for path, f in results:
         rule = _rule(f.code)
-        region = {"startLine": f.line, "startColumn": f.col + 1, "endLine": f.end_line,
-                  "endColumn": f.end_col + 1}
-        message = f.message if f.cell is None else f"[cell {f.cell}] {f.message}"
+        line, col, end_line, end_col = f.file_pos or (f.line, f.col, f.end_line, f.end_col)
+        region = {"startLine": line, "startColumn": col + 1, "endLine": end_line, "endColumn": end_col + 1}
+        message = f.message if f.cell is None else f"[cell {f.cell}, line {f.line}] {f.message}"
         res = {
             "ruleId": f.code,
             "ruleIndex": index.get(f.code, 0),
@@ -98,7 +98,7 @@ def format_sarif(results: list[tuple[str, Finding]]) -> str:
             }}],
         }
         if f.cell is not None:
-            res["properties"] = {"cell": f.cell}
+            res["properties"] = {"cell": f.cell, "cellLine": f.line, "cellColumn": f.col + 1}
         sarif_results.append(res)
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -125,9 +125,10 @@ def format_github(results: list[tuple[str, Finding]]) -> str:
         rule = _rule(f.code)
         level = "error" if (rule is None or rule.severity == "error") else "warning"
         title = f"{f.code} {rule.name}" if rule else f.code
-        msg = f.message if f.cell is None else f"[cell {f.cell}] {f.message}"
-        lines.append(f"::{level} file={_esc_prop(path)},line={f.line},col={f.col + 1},endLine={f.end_line},"
-                     f"endColumn={f.end_col + 1},title={_esc_prop(title)}::{_esc_data(msg)}")
+        msg = f.message if f.cell is None else f"[cell {f.cell}, line {f.line}] {f.message}"
+        line, col, end_line, end_col = f.file_pos or (f.line, f.col, f.end_line, f.end_col)
+        lines.append(f"::{level} file={_esc_prop(path)},line={line},col={col + 1},endLine={end_line},"
+                     f"endColumn={end_col + 1},title={_esc_prop(title)}::{_esc_data(msg)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

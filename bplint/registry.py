@@ -45,12 +45,17 @@ class Location:
 
 
 class Finding:
-    """One diagnostic of one rule in one file (the path is attached by the engine)."""
+    """One diagnostic of one rule in one file (the path is attached by the engine).
 
-    __slots__ = ("cell", "code", "col", "end_col", "end_line", "line", "message")
+    Lines are 1-based and columns 0-based. In a notebook, ``line``/``col`` are relative to the
+    cell ``cell``; ``file_pos`` is then ``(line, col, end_line, end_col)`` in the ``.ipynb`` file
+    itself when the notebook uses the standard layout (one JSON string per source line), else None.
+    """
+
+    __slots__ = ("cell", "code", "col", "end_col", "end_line", "file_pos", "line", "message")
 
     def __init__(self, code: str, message: str, line: int, col: int, end_line: int, end_col: int,
-                 cell: int | None = None) -> None:
+                 cell: int | None = None, file_pos: list | tuple | None = None) -> None:
         self.code = code
         self.message = message
         self.line = line
@@ -58,9 +63,11 @@ class Finding:
         self.end_line = end_line
         self.end_col = end_col
         self.cell = cell
+        self.file_pos = tuple(file_pos) if file_pos else None
 
     def to_list(self) -> list:
-        return [self.code, self.message, self.line, self.col, self.end_line, self.end_col, self.cell]
+        return [self.code, self.message, self.line, self.col, self.end_line, self.end_col, self.cell,
+                list(self.file_pos) if self.file_pos else None]
 
     @classmethod
     def from_list(cls, data: list) -> Finding:

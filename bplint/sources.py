@@ -238,6 +238,46 @@ def notebook_cells(nb) -> list[tuple[int, object]]:
     return out
 
 
+_SOURCE_KEY = re.compile(r'^([ \t]*)"source": \[[ \t]*$')
+
+
+def notebook_line_map(text: str, nb) -> dict[int, tuple[int, list[int]]]:
+    """Where each code cell's source lines are in the ``.ipynb`` file, for the standard layout.
+
+    Returns ``{cell: (first file line, [column of each source line's text])}`` for notebooks
+    written with one JSON string per source line (as Jupyter and nbformat write them), and an
+    empty dict for any other layout (checked line by line, never guessed).
+    """
+    import json
+
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        return {}
+    raw = split_lines(text)
+    starts = [n for n, line in enumerate(raw, start=1) if line.endswith("[") and _SOURCE_KEY.match(line)]
+    out: dict[int, tuple[int, list[int]]] = {}
+    pos = 0
+    for index, cell in enumerate(cells, start=1):
+        source = cell.get("source") if isinstance(cell, dict) else None
+        if not isinstance(source, list) or not source:
+            continue
+        if pos >= len(starts):
+            return {}
+        base = starts[pos] + 1
+        pos += 1
+        cols = []
+        for k, piece in enumerate(source):
+            if base - 1 + k >= len(raw):
+                return {}
+            line = raw[base - 1 + k]
+            body = line.strip().removesuffix(",")
+            if body not in (json.dumps(piece), json.dumps(piece, ensure_ascii=False)):
+                return {}
+            cols.append(len(line) - len(line.lstrip()) + 1)
+        out[index] = (base, cols)
+    return out
+
+
 def cell_text(source) -> str | None:
     if isinstance(source, str):
         return source

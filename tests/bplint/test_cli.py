@@ -182,7 +182,8 @@ def test_sarif_format_structure(bad_project):
         assert loc["region"]["startLine"] >= 1 and loc["region"]["startColumn"] >= 1
     uri = lambda r: r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]  # noqa: E731
     nb = [r for r in run["results"] if uri(r) == "nb.ipynb"]
-    assert nb[0]["properties"]["cell"] == 1
+    assert nb[0]["properties"]["cell"] == 1 and nb[0]["properties"]["cellLine"] == 2
+    assert nb[0]["message"]["text"].startswith("[cell 1, line 2] ")
 
 
 def test_github_format(bad_project):

@@ -81,3 +81,18 @@ def test_source_as_string_and_nbformat3():
 
 def test_imports_in_earlier_cells_resolve():
     assert nb_findings("import torch as th\n", "th.load(p)\n") == [("BPL203", 2, 1, 0)]
+
+
+def test_positions_in_the_notebook_file_for_the_standard_layout():
+    text = notebook(("markdown", "# T\n"), "import os\n", "x = 1\nimport pickle\nobj = pickle.load(fh)\n")
+    (f,) = lint(text, "notebook", path="nb.ipynb")
+    assert (f.code, f.cell, f.line, f.col) == ("BPL204", 3, 3, 6)
+    line, col, end_line, end_col = f.file_pos
+    raw = text.splitlines()[line - 1]
+    assert raw[col:end_col] == "pickle.load(fh)" and end_line == line
+
+
+def test_no_file_positions_for_other_layouts():
+    compact = json.dumps({"cells": [{"cell_type": "code", "source": ["import pickle\n", "pickle.load(f)"]}]})
+    (f,) = lint(compact, "notebook")
+    assert f.file_pos is None and (f.cell, f.line) == (1, 2)
