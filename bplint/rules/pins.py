@@ -75,7 +75,8 @@ class UnpinnedNotebookInstall(Rule):
 Reports packages of notebook install commands (`%pip install`, `!pip install`, `!pip3 install`,
 `!python -m pip install`, `!uv pip install`, and `pip install` lines of `%%bash` cells) that are not
 pinned to an exact version. Options such as `-q`, `-U` and their values are skipped; a command with
-`-c <constraints>` is not reported; arguments built from variables (`{pkg}`, `$PKG`) are skipped.
+`-c <constraints>` is not reported; arguments built from variables (`{pkg}`, `$PKG`) and `pip`
+itself (`pip install -U pip`) are skipped.
 
 ## Why is this bad?
 A notebook is re-run weeks later by someone else: `!pip install transformers` then installs a
@@ -97,8 +98,8 @@ Use instead:
             if inst.constrained:
                 continue
             for spec, editable, line, col in inst.packages:
-                if "{" in spec or "$" in spec:
-                    continue
+                if "{" in spec or "$" in spec or spec.lower() in ("pip", "pip3"):
+                    continue  # built from variables, or upgrading the installer itself
                 reason = unpinned_reason(spec, editable)
                 if reason:
                     self.report(Location(line, col, line, col + len(spec), cell=inst.cell),

@@ -50,8 +50,20 @@ def test_pip_install_commands():
         !pip install -c constraints.txt peft
         !pip install {pkg} $PKG
         !uv pip install trl
+        !pip install --upgrade pip
         """)
     assert found == [("BPL102", 1, 1, 37), ("BPL102", 1, 2, 17), ("BPL102", 1, 3, 31), ("BPL102", 1, 7, 16)]
+
+
+def test_pip_install_through_sys_executable():
+    assert nb_findings("import sys\n!{sys.executable} -m pip install peft\n") == [("BPL102", 1, 2, 33)]
+
+
+def test_neutralised_cells_keep_their_line_count():
+    from bplint.sources import neutralise_cell
+
+    lines = ["%matplotlib inline", "!pip install x \\", "   y", "a = !ls", "x?", "import os", "%%time"]
+    assert len(neutralise_cell(lines, 1, []).split("\n")) == len(lines)
 
 
 def test_pip_install_in_bash_cell():
