@@ -62,6 +62,19 @@ def version(cmd: list[str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
 
 
+def git_commit() -> str:
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "bplint")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {rev}" + (" with local changes to bplint/" if dirty else "")
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -141,7 +154,7 @@ def main() -> int:
                "after (the machine is shared, so absolute times vary between runs).")
     out.append("")
     bandit_version = versions["bandit"].replace("__main__.py", "bandit")
-    out.append(f"Tools: {versions['bplint']}, {bandit_version}, {versions['ruff']}.")
+    out.append(f"Tools: {versions['bplint']} ({git_commit()}), {bandit_version}, {versions['ruff']}.")
     out.append("")
     out.append(f"Tree: installed `transformers` {tf_version} package sources, {files} Python files, "
                f"{lines:,} lines. Tree-wide times are the median of {args.runs} runs "

@@ -131,7 +131,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         try:
             tree = _parse(text, path)
         except (SyntaxError, ValueError, MemoryError, OverflowError) as exc:
-            return [_syntax_error(exc)]
+            return _suppress([_syntax_error(exc)], {None: text})
         sources[None] = text
         ctx.prescan([tree])
         ctx.walk(tree)
@@ -174,7 +174,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         try:
             ctx.pyproject = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            return [_error(f"invalid TOML: {exc}")]
+            return _suppress([_error(f"invalid TOML: {exc}")], {None: text})
         ctx.pyproject_text = text
         sources[None] = text
     ctx.finish()

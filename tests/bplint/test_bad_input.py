@@ -29,6 +29,11 @@ def test_one_parse_error_per_file(kind, data, reason):
     assert reason in found[0].message
 
 
+def test_parse_error_can_be_disabled_for_the_file():
+    assert lint("# bplint: disable=BPL000\ndef f(:\n") == []
+    assert [f.code for f in lint("def f(:  # noqa\n")] == ["BPL000"]
+
+
 def test_syntax_error_location():
     (f,) = lint("x = 1\ny = (\n")
     assert f.code == "BPL000" and f.line == 2
