@@ -1,0 +1,58 @@
+"""Findings produced by the engine itself."""
+
+from bplint.registry import ERROR, Rule, register
+
+NB_NONE = ""
+
+
+@register
+class ParseError(Rule):
+    code = "BPL000"
+    name = "parse-error"
+    summary = "File could not be read or parsed; it was not linted"
+    severity = ERROR
+    kinds = frozenset()
+    explanation = """
+## What it does
+Reports a file (or a notebook cell) that bplint could not read or parse: a syntax error, invalid
+notebook JSON, invalid TOML, bytes that are not UTF-8 (and no coding cookie), a binary file (NUL
+bytes) or a file larger than the size limit (5 MB).
+
+## Why is this bad?
+Nothing in that file (or cell) was checked, so its pitfalls go unnoticed, and a script that does
+not parse fails at the start of a GPU job anyway.
+
+## Example
+```python
+trainer.train(
+```
+
+## How to fix
+Fix the syntax (the message gives the line and the reason), save the notebook as valid JSON, or
+exclude files that are not meant to be linted (`extend-exclude` in `[tool.bplint]`). Parse errors
+of one cell do not stop the other cells of a notebook from being linted.
+"""
+
+
+@register
+class InternalError(Rule):
+    code = "BPL900"
+    name = "internal-error"
+    summary = "A rule failed on this file; the other rules still ran"
+    severity = ERROR
+    kinds = frozenset()
+    explanation = """
+## What it does
+Reports that a bplint rule raised an unexpected error on this file. The rule is skipped for the
+file; all other rules still run and the run does not abort.
+
+## Why is this bad?
+The failing rule did not check the file, so some pitfalls may be missed.
+
+## Example
+Any file that triggers a bug in a rule.
+
+## How to fix
+Report the file (or a minimal reproduction) to the bplint maintainers. Meanwhile ignore the code
+for the file with `per-file-ignores` or `# bplint: disable=BPL900`.
+"""

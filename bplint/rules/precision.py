@@ -1,0 +1,186 @@
+"""Performance: mixed precision in Trainer arguments, Accelerate and hand-written GPU loops."""
+
+from __future__ import annotations
+
+import ast
+
+from bplint.analysis import has_star_kwargs, keyword
+from bplint.registry import WARNING, Rule, register
+from bplint.rules._facts import TrainingFacts
+
+NOTEBOOK = "notebooks/04_performance.ipynb"
+
+TRAINING_ARGS = frozenset({
+    "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "ORPOConfig", "KTOConfig",
+    "CPOConfig", "GRPOConfig", "RewardConfig", "PPOConfig", "RLOOConfig", "OnlineDPOConfig", "GKDConfig",
+    "PRMConfig", "BCOConfig", "XPOConfig", "NashMDConfig",
+})
+
+
+@register
+class TrainingArgsWithoutPrecision(Rule):
+    code = "BPL301"
+    name = "training-args-without-mixed-precision"
+    summary = "TrainingArguments without bf16= or fp16=: training runs in fp32"
+    severity = WARNING
+    notebook = NOTEBOOK
+    triggers = ("TrainingArguments", "Config")
+    node_types = (ast.Call, ast.Attribute)
+    explanation = """
+## What it does
+Reports `TrainingArguments(...)`, `Seq2SeqTrainingArguments(...)` and TRL configs (`SFTConfig`,
+`DPOConfig`, `GRPOConfig`...) that set neither `bf16` nor `fp16`. Any value counts as a decision
+(`bf16=use_bf16` is fine). Not reported: `use_cpu=True` (or a non-literal `use_cpu`), calls with
+`**kwargs`, files that assign `args.bf16`/`args.fp16` later, and projects configured with
+`cpu-only = true`.
+
+## Why is this bad?
+The default is full fp32: on a modern GPU that is typically 2-3x slower and uses more memory
+than bf16 mixed precision, with no benefit to the final metric for fine-tuning.
+
+## Example
+```python
+args = TrainingArguments(output_dir="out", per_device_train_batch_size=32)
+```
+
+Use instead:
+```python
+args = TrainingArguments(output_dir="out", per_device_train_batch_size=32, bf16=True)
+```
+
+## How to fix
+Pass `bf16=True` on Ampere or newer GPUs (A100, H100, RTX 30xx+), `fp16=True` on older ones, or
+decide at run time (`bf16=torch.cuda.is_bf16_supported()`). For CPU-only runs pass `use_cpu=True`
+or set `cpu-only = true` in `[tool.bplint]`.
+"""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.pending: list = []
+        self.assigned = False
+
+    def visit(self, node) -> None:
+        if type(node) is ast.Attribute:
+            if node.attr in ("bf16", "fp16") and isinstance(node.ctx, ast.Store):
+                self.assigned = True
+            return
+        name = self.ctx.callee(node)[1]
+        if name not in TRAINING_ARGS or has_star_kwargs(node):
+            return
+        if keyword(node, "bf16") is not None or keyword(node, "fp16") is not None:
+            return
+        cpu = keyword(node, "use_cpu")
+        if cpu is not None and self.ctx.value(cpu.value, None) is not False:
+            return
+        self.pending.append((self.ctx.loc(node.func), name))
+
+    def finish(self) -> None:
+        if self.assigned or self.ctx.options.get("cpu_only"):
+            return
+        for loc, name in self.pending:
+            self.report(loc, f"{name}() without bf16= or fp16= trains in fp32: pass bf16=True (Ampere+ GPUs) "
+                        "or fp16=True, or use_cpu=True for CPU runs")
+
+
+@register
+class AcceleratorWithoutPrecision(Rule):
+    code = "BPL302"
+    name = "accelerator-without-mixed-precision"
+    summary = "Accelerator() without mixed_precision="
+    severity = WARNING
+    notebook = NOTEBOOK
+    triggers = ("Accelerator",)
+    node_types = (ast.Call,)
+    explanation = """
+## What it does
+Reports `accelerate.Accelerator(...)` without `mixed_precision=` (and without `cpu=True` or
+`**kwargs`), unless the project is configured with `cpu-only = true`.
+
+## Why is this bad?
+Without the argument the precision comes from whatever `accelerate config` or
+`ACCELERATE_MIXED_PRECISION` says on the machine that runs the job, usually `"no"` (fp32): the
+same script is fast on one machine and 2-3x slower on another.
+
+## Example
+```python
+accelerator = Accelerator()
+```
+
+Use instead:
+```python
+accelerator = Accelerator(mixed_precision="bf16")
+```
+
+## How to fix
+Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended.
+"""
+
+    def visit(self, node: ast.Call) -> None:
+        if self.ctx.callee(node)[1] != "Accelerator" or self.ctx.options.get("cpu_only"):
+            return
+        q = self.ctx.callee(node)[0] or ""
+        if not (q == "Accelerator" or q.startswith("accelerate")):
+            return
+        if has_star_kwargs(node) or keyword(node, "mixed_precision") is not None:
+            return
+        cpu = keyword(node, "cpu")
+        if cpu is not None and self.ctx.value(cpu.value, None) is not False:
+            return
+        self.report(node.func, "Accelerator() without mixed_precision= depends on the machine's accelerate "
+                    "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
+
+
+@register
+class GpuLoopWithoutAutocast(Rule):
+    code = "BPL303"
+    name = "gpu-loop-without-autocast"
+    summary = "GPU training loop without torch.autocast"
+    severity = WARNING
+    notebook = NOTEBOOK
+    collectors = (TrainingFacts,)
+    triggers = ("backward",)
+    explanation = """
+## What it does
+Reports a hand-written training loop (`.backward()` and `optimizer.step()`) that moves work to the
+GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`, `torch.device("cuda" ...)`) but never uses
+`torch.autocast` / `torch.amp.autocast` (or a `GradScaler`), an `Accelerator` (which handles
+precision, see BPL302), or an explicit low-precision dtype (`.half()`, `.bfloat16()`,
+`dtype=torch.bfloat16`). Not reported with `cpu-only = true`.
+
+## Why is this bad?
+The loop runs every matmul in fp32: on tensor-core GPUs that is typically 2-3x slower and needs
+more memory than bf16 autocast.
+
+## Example
+```python
+model.to("cuda")
+for batch in loader:
+    loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+```
+
+Use instead:
+```python
+model.to("cuda")
+for batch in loader:
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+```
+
+## How to fix
+Wrap the forward pass and the loss in `torch.autocast("cuda", dtype=torch.bfloat16)` (fp16 also
+needs `torch.amp.GradScaler`), or use Accelerate with `mixed_precision="bf16"`.
+"""
+
+    def finish(self) -> None:
+        facts = self.ctx.collector(TrainingFacts)
+        if self.ctx.options.get("cpu_only") or not facts.hand_loop() or not facts.cuda:
+            return
+        if facts.autocast or facts.low_precision or facts.accelerator:
+            return
+        where = min(facts.backward, key=lambda e: e[0])[1]
+        self.report(where, "GPU training loop without torch.autocast runs in fp32: wrap the forward pass in "
+                    "torch.autocast('cuda', dtype=torch.bfloat16)")

@@ -1,0 +1,52 @@
+"""Helpers shared by the bplint tests (imported by the test modules)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path[:1]:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bplint.engine import lint_source  # noqa: E402
+
+DEFAULT_OPTIONS = {"cpu_only": False, "pin_policy": "application"}
+
+
+def lint(source: str, kind: str = "python", path: str = "script.py", **options):
+    """Findings of a document given as text (dedented)."""
+    opts = {**DEFAULT_OPTIONS, **options}
+    data = textwrap.dedent(source).encode() if isinstance(source, str) else source
+    return lint_source(path, kind, data, opts)
+
+
+def codes(source: str, kind: str = "python", **options) -> list[str]:
+    return [f.code for f in lint(source, kind, **options)]
+
+
+def notebook(*cells, nbformat: int = 4) -> str:
+    """A notebook JSON document; each cell is source text or a (cell_type, source) pair."""
+    out = []
+    for c in cells:
+        ctype, src = c if isinstance(c, tuple) else ("code", c)
+        src = textwrap.dedent(src)
+        out.append({"cell_type": ctype, "metadata": {}, "source": src.splitlines(keepends=True),
+                    **({"outputs": [], "execution_count": None} if ctype == "code" else {})})
+    return json.dumps({"cells": out, "metadata": {}, "nbformat": nbformat, "nbformat_minor": 5}, indent=1)
+
+
+def run_cli(*args: str, cwd: Path | str | None = None, check_no_traceback: bool = True):
+    """Run ``python -m bplint`` in a subprocess with this repository's bplint first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-m", "bplint", *args], cwd=cwd or REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    if check_no_traceback:
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stdout, proc.stdout
+    return proc

@@ -1,0 +1,84 @@
+"""BPL3xx: mixed precision."""
+
+import pytest
+from bplint_testutil import codes, lint
+
+
+@pytest.mark.parametrize("src", [
+    'from transformers import TrainingArguments\nTrainingArguments(output_dir="o")',
+    'import transformers as tf\ntf.Seq2SeqTrainingArguments("o", num_train_epochs=1)',
+    'from trl import SFTConfig\nSFTConfig(output_dir="o")',
+    'from transformers import TrainingArguments as TA\nTA("o", use_cpu=False)',
+])
+def test_training_args_without_precision(src):
+    assert codes(src) == ["BPL301"]
+
+
+@pytest.mark.parametrize("src", [
+    'TrainingArguments("o", bf16=True)',
+    'TrainingArguments("o", fp16=False)',
+    'TrainingArguments("o", bf16=use_bf16)',
+    'TrainingArguments("o", use_cpu=True)',
+    'TrainingArguments("o", use_cpu=not cuda)',
+    'TrainingArguments("o", **cfg)',
+    'args = TrainingArguments("o")\nargs.bf16 = True',
+])
+def test_training_args_negatives(src):
+    assert codes(src) == []
+
+
+def test_cpu_only_option():
+    assert codes('TrainingArguments("o")', cpu_only=True) == []
+    assert codes("from accelerate import Accelerator\nAccelerator()", cpu_only=True) == []
+
+
+def test_accelerator():
+    assert codes("from accelerate import Accelerator\nAccelerator()") == ["BPL302"]
+    assert codes("import accelerate\naccelerate.Accelerator(gradient_accumulation_steps=2)") == ["BPL302"]
+    assert codes("from accelerate import Accelerator\nAccelerator(mixed_precision='bf16')") == []
+    assert codes("from accelerate import Accelerator\nAccelerator(mixed_precision=mp)") == []
+    assert codes("from accelerate import Accelerator\nAccelerator(**kw)") == []
+    assert codes("from accelerate import Accelerator\nAccelerator(cpu=True)") == []
+    assert codes("from mylib import Accelerator\nAccelerator()") == []
+
+
+LOOP = """
+import torch
+torch.manual_seed(0)
+model.to("cuda")
+for batch in loader:
+    loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_gpu_loop_without_autocast():
+    found = lint(LOOP)
+    assert [f.code for f in found] == ["BPL303"]
+    assert found[0].line == 7
+
+
+@pytest.mark.parametrize("gpu", ['model.cuda()', 'device = torch.device("cuda" if ok else "cpu")',
+                                 'x = torch.zeros(2, device="cuda:0")'])
+def test_gpu_detection_variants(gpu):
+    src = LOOP.replace('model.to("cuda")', gpu)
+    assert codes(src) == ["BPL303"]
+
+
+@pytest.mark.parametrize("fix", [
+    '    with torch.autocast("cuda", dtype=torch.bfloat16):\n        pass\n',
+    '    with torch.amp.autocast("cuda"):\n        pass\n',
+    'scaler = torch.amp.GradScaler()\n',
+    'model = model.to("cuda", dtype=torch.bfloat16)\n',
+    'model.half()\n',
+])
+def test_gpu_loop_negatives(fix):
+    loop = "for batch in loader:\n"
+    src = LOOP.replace(loop, loop + fix if fix.startswith(" ") else fix + loop)
+    assert codes(src) == [], src
+
+
+def test_cpu_loop_and_cpu_only():
+    assert codes(LOOP.replace('model.to("cuda")', 'model.to("cpu")')) == []
+    assert codes(LOOP, cpu_only=True) == []

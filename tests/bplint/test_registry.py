@@ -1,0 +1,52 @@
+"""The rule registry: metadata of every rule, and extension through @register."""
+
+import re
+
+import pytest
+
+from bplint.registry import Rule, all_rules, get_rule, is_valid_selector, register
+
+NOTEBOOKS = {"notebooks/08_reproducibility.ipynb", "notebooks/07_security.ipynb",
+             "notebooks/04_performance.ipynb"}
+SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "Use instead", "## How to fix")
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_rule_metadata(rule):
+    assert re.fullmatch(r"BPL\d{3}", rule.code)
+    assert re.fullmatch(r"[a-z0-9-]+", rule.name)
+    assert rule.severity in ("error", "warning")
+    assert rule.summary and "\n" not in rule.summary
+    if rule.code not in ("BPL000", "BPL900"):
+        assert rule.notebook in NOTEBOOKS
+        for section in SECTIONS:
+            assert section in rule.explanation, (rule.code, section)
+
+
+def test_families_and_lookup():
+    codes = [r.code for r in all_rules()]
+    assert len(codes) == len(set(codes))
+    assert {"BPL001", "BPL002", "BPL101", "BPL201", "BPL301"} <= set(codes)
+    assert get_rule("bpl201").name == "trust-remote-code"
+    assert get_rule("trust-remote-code").code == "BPL201"
+    assert is_valid_selector("BPL2") and is_valid_selector("ALL") and not is_valid_selector("BPL7")
+
+
+def test_register_rejects_bad_rules():
+    class NoCode(Rule):
+        code = "X1"
+        name = "x"
+        summary = "x"
+        explanation = "x"
+
+    with pytest.raises(ValueError):
+        register(NoCode)
+
+    class Dup(Rule):
+        code = "BPL201"
+        name = "dup"
+        summary = "x"
+        explanation = "x"
+
+    with pytest.raises(ValueError):
+        register(Dup)
