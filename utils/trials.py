@@ -121,6 +121,7 @@ def train(
     clipping off (the norm is still recorded). The wall time covers batching and all device work.
     """
     device = next(model.parameters()).device
+    torch.manual_seed(seed)  # dropout draws from the global generator: same seed, same trial
     optimizer = _optimizer(model, learning_rate, weight_decay)
     warmup_steps = round(warmup * steps)
     if scheduler == "constant" and warmup_steps:
