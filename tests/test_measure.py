@@ -2,7 +2,8 @@ import time
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from tiny_models import tiny_bert_config
+from transformers import BertForSequenceClassification
 
 from utils import measure
 
@@ -41,14 +42,7 @@ def test_matmul_peak_is_a_positive_rate():
 
 def test_time_training_steps_reports_consistent_rates():
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=2,
-    )
+    config = tiny_bert_config(hidden_size=32, intermediate_size=64)
     model = BertForSequenceClassification(config)
     batch = {
         "input_ids": torch.randint(0, 100, (4, 8)),

@@ -1,13 +1,14 @@
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification, set_seed
+from tiny_models import tiny_bert_config
+from transformers import BertForSequenceClassification, set_seed
 
 from utils import memory
 
 
 def tiny_bert(attention="sdpa", **overrides):
     set_seed(0)
-    config = BertConfig(
+    config = tiny_bert_config(
         vocab_size=500,
         hidden_size=64,
         num_hidden_layers=2,

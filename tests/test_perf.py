@@ -1,5 +1,6 @@
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from tiny_models import tiny_bert_config
+from transformers import BertForSequenceClassification
 
 from utils import perf
 
@@ -18,15 +19,7 @@ def test_recipe_changes_one_factor_and_knows_cuda_only_arms():
 
 
 def test_matmul_parameters_exclude_embeddings():
-    config = BertConfig(
-        vocab_size=100,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=20,
-        num_labels=2,
-    )
+    config = tiny_bert_config(max_position_embeddings=20)
     model = BertForSequenceClassification(config)
     embedding = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
     total = sum(p.numel() for p in model.parameters())

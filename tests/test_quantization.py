@@ -1,8 +1,8 @@
 import pytest
 import torch
+from tiny_models import tiny_bert_config
 from transformers import (
     AutoModelForSequenceClassification,
-    BertConfig,
     BertForSequenceClassification,
     set_seed,
 )
@@ -13,13 +13,12 @@ from utils import quantization
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
     set_seed(0)
-    config = BertConfig(
+    config = tiny_bert_config(
         vocab_size=200,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=4,
         intermediate_size=64,
-        max_position_embeddings=64,
         num_labels=3,
     )
     model = BertForSequenceClassification(config).eval()

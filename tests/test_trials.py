@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 from datasets import Dataset
+from tiny_models import tiny_bert_config
 from transformers import (
-    BertConfig,
     BertForQuestionAnswering,
     BertForSequenceClassification,
     DataCollatorWithPadding,
@@ -20,14 +20,7 @@ def setup():
     tokenizer = preprocessing.train_wordpiece(texts, vocab_size=40)
     data = Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(len(texts))]})
     data = data.map(lambda b: tokenizer(b["text"]), batched=True, remove_columns=["text"])
-    config = BertConfig(
-        vocab_size=64,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=2,
-    )
+    config = tiny_bert_config(vocab_size=64, max_position_embeddings=512)
     return data, DataCollatorWithPadding(tokenizer), config
 
 
