@@ -1,7 +1,12 @@
 """BPL2xx: untrusted model sources."""
 
+import functools
+
+import bplint_testutil
 import pytest
-from bplint_testutil import codes, lint
+
+codes = functools.partial(bplint_testutil.codes, families=bplint_testutil.CORE)
+lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

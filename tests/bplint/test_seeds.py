@@ -1,6 +1,12 @@
 """BPL001 training-without-seed and BPL002 seed-after-model-init."""
 
-from bplint_testutil import codes, lint, notebook
+import functools
+
+import bplint_testutil
+from bplint_testutil import notebook
+
+codes = functools.partial(bplint_testutil.codes, families=bplint_testutil.CORE)
+lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 
 TRAINER_NO_SEED = """
 from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
