@@ -21,23 +21,35 @@ def _is_no_grad(ctx, expr: ast.AST) -> bool:
 
 
 class _ModelNames:
-    """Names bound to models: ``x = AutoModel*.from_pretrained(...)`` and names containing 'model'."""
+    """Names bound to models: ``model``, ``self.model`` and names assigned from
+    ``AutoModel*.from_pretrained(...)`` or from a call of a ``*_model``/``*Model`` function or class."""
 
     def __init__(self) -> None:
         self.names: set[str] = set()
 
     def note_assign(self, ctx, node: ast.Assign) -> None:
         v = node.value
-        if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "from_pretrained":
-            recv = v.func.value
-            if isinstance(recv, ast.Name | ast.Attribute) and is_model_receiver(ctx.last_name(recv)):
-                for t in node.targets:
-                    if isinstance(t, ast.Name):
-                        self.names.add(t.id)
+        while (isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute)
+               and v.func.attr in ("eval", "to", "cuda", "half", "bfloat16", "float")):
+            v = v.func.value  # get_peft_model(...).eval().to(device)
+        if not isinstance(v, ast.Call):
+            return
+        func = v.func
+        model = False
+        if isinstance(func, ast.Attribute) and func.attr == "from_pretrained":
+            recv = func.value
+            model = isinstance(recv, ast.Name | ast.Attribute) and is_model_receiver(ctx.last_name(recv))
+        else:
+            name = ctx.last_name(func) if isinstance(func, ast.Name | ast.Attribute) else None
+            model = bool(name) and (name.endswith("_model") or is_model_receiver(name))
+        if model:
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    self.names.add(t.id)
 
     def is_model(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
-            return node.id in self.names or node.id == "model" or node.id.endswith("_model")
+            return node.id in self.names or node.id == "model"
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
             return node.attr == "model"
         return False
@@ -54,11 +66,12 @@ class InferenceWithoutNoGrad(Rule):
     triggers = ("model",)
     explanation = """
 ## What it does
-Reports a forward call of a model (`model(...)`, a name bound to `AutoModel*.from_pretrained`, a
-name ending in `_model`, `self.model`) in a function, or at module level, whose results are turned
-into predictions (`argmax`, `softmax`, `topk`, `sigmoid`, `decode`) when the call is not inside
-`with torch.no_grad()` / `torch.inference_mode()` (or a function decorated with them) and the
-same scope does no training (`backward`, `step`, `zero_grad`, `.train()`, no `loss`).
+Reports a forward call of a model (`model(...)`, `self.model(...)`, a name bound to
+`AutoModel*.from_pretrained(...)` or to the result of a `*_model(...)` function) in a function,
+or at module level, whose results are turned into predictions (`argmax`, `softmax`, `topk`,
+`sigmoid`, `decode`) when the call is not inside `with torch.no_grad()` /
+`torch.inference_mode()` (or a function decorated with them) and the same scope does no
+training (`backward`, `step`, `zero_grad`, `.train()`, no `loss`).
 `model.generate(...)` is not reported: it disables gradients itself.
 
 ## Why is this bad?
@@ -292,12 +305,14 @@ class ShuffleWithoutGenerator(Rule):
     severity = WARNING
     notebook = "notebooks/08_reproducibility.ipynb"
     node_types = (ast.Call,)
+    collectors = (TrainingFacts,)
     triggers = ("DataLoader",)
     explanation = """
 ## What it does
 Reports `torch.utils.data.DataLoader(...)` with the literal `shuffle=True` and a literal
 `num_workers` above 0 that passes neither `generator=` nor `worker_init_fn=` (nor a `sampler=`,
-nor `**kwargs`).
+nor `**kwargs`). Files that use an `Accelerator` are not reported: `accelerator.prepare()` seeds
+and synchronises the samplers' generators.
 
 ## Why is this bad?
 The shuffle order and the workers' base seed are then drawn from the global torch RNG at the
@@ -322,6 +337,20 @@ Pass a seeded `torch.Generator` as `generator=` (and a `worker_init_fn` that see
 `numpy` from `torch.initial_seed()` if the dataset uses them).
 """
 
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.pending: list = []
+
+    def finish(self) -> None:
+        if self.ctx.collector(TrainingFacts).accelerator:
+            return  # accelerator.prepare() synchronises and seeds the samplers' generators
+        for loc in self.pending:
+            self.report(
+                loc,
+                "shuffled DataLoader with workers and no generator=: the data order depends on "
+                "the global RNG state; pass generator=torch.Generator().manual_seed(seed)",
+            )
+
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
         if not _dataloader(ctx, node) or has_star_kwargs(node):
@@ -335,11 +364,7 @@ Pass a seeded `torch.Generator` as `generator=` (and a `worker_init_fn` that see
             return
         if any(keyword(node, k) is not None for k in ("generator", "worker_init_fn", "sampler")):
             return
-        self.report(
-            node.func,
-            "shuffled DataLoader with workers and no generator=: the data order depends on "
-            "the global RNG state; pass generator=torch.Generator().manual_seed(seed)",
-        )
+        self.pending.append(ctx.loc(node.func))
 
 
 @register
@@ -356,7 +381,8 @@ class DataLoaderWithoutWorkers(Rule):
     explanation = """
 ## What it does
 Opt-in (select `BPL702` explicitly). Reports `DataLoader(...)` without `num_workers` (or with the
-literal 0), without `**kwargs`, in a file that trains on the GPU (`.cuda()`, `"cuda"`).
+literal 0), without `**kwargs`, in a file that trains (a Trainer or a hand-written loop) on the
+GPU (`.cuda()`, `"cuda"`).
 
 ## Why is this bad?
 With no workers, loading, decoding and collation run in the training process between steps,
@@ -391,7 +417,7 @@ Pass `num_workers` (a few per GPU), `pin_memory=True` and `persistent_workers=Tr
 
     def finish(self) -> None:
         facts = self.ctx.collector(TrainingFacts)
-        if facts.cuda and not self.ctx.options.get("cpu_only"):
+        if facts.cuda and facts.training() is not None and not self.ctx.options.get("cpu_only"):
             for loc in self.pending:
                 self.report(
                     loc,

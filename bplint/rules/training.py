@@ -221,8 +221,10 @@ class CheckpointingWithCache(Rule):
     triggers = ("use_cache",)
     explanation = """
 ## What it does
-Reports a literal `use_cache=True` (a keyword argument, or an assignment to `*.use_cache`) in a
-file that turns gradient checkpointing on (`gradient_checkpointing=True` or
+Reports a literal `use_cache=True` given as a setting (a keyword of `from_pretrained`,
+`from_config`, a `*Config(...)` or training arguments, or an assignment to `*.use_cache`; not a
+forward or `generate` call that uses the cache on purpose) in a file that turns gradient
+checkpointing on (`gradient_checkpointing=True` or
 `.gradient_checkpointing_enable()`).
 
 ## Why is this bad?
@@ -267,7 +269,12 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
         ):
             self.checkpointing = True
         kw = keyword(node, "use_cache")
-        if kw is not None and ctx.value(kw.value, None) is True:
+        name = ctx.callee(node)[1] or ""
+        # a setting of the model or its config, not a forward/generate call that uses the cache
+        setting = (
+            name.endswith(("from_pretrained", "from_config", "Config", "Arguments")) or name in TRAINING_ARGS
+        )
+        if kw is not None and setting and ctx.value(kw.value, None) is True:
             self.cache.append(ctx.loc(kw))
 
     def finish(self) -> None:
@@ -301,7 +308,8 @@ In a file that calls `trainer.train()`, reports a `*Trainer(...)` built without 
 (no `**kwargs`, fewer than five positional arguments), or, when the file has exactly one
 `TrainingArguments(...)` with a literal `eval_strategy="no"` or none at all (and no `**kwargs`,
 no later `args.eval_strategy = ...`), a Trainer that gets an `eval_dataset` which is then never
-evaluated during training. A file that calls `.evaluate(...)` itself is not reported.
+evaluated during training. A file that calls `.evaluate(...)` itself is not reported, nor are
+Trainers built inside test functions (`def test_*`), which check that training runs.
 
 ## Why is this bad?
 Without evaluation during training nothing tells over-fitting, a diverging run or a bad learning
@@ -345,6 +353,8 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
             star = has_star_kwargs(node) or has_star_args(node)
             self.args.append(_MISSING if star else kw_value(ctx, node, "eval_strategy", "no"))
         elif _trainer_calls(node, ctx):
+            if any(getattr(s, "name", "").startswith("test") for s in ctx.scopes):
+                return  # a test checks that training runs, not what it learns
             if has_star_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
                 return
             self.trainers.append((ctx.loc(node.func), keyword(node, "eval_dataset") is not None))

@@ -77,6 +77,8 @@ def test_checkpointing_with_cache():
     assert only(src2, "BPL404") == ["BPL404"]
     assert only(src.replace("use_cache=True", "use_cache=False"), "BPL404") == []
     assert only('m = M.from_pretrained(p, use_cache=True)\nm.generate(x)\n', "BPL404") == []
+    forward = "m.gradient_checkpointing_enable()\nout = m(input_ids=x, use_cache=True)\n"
+    assert only(forward, "BPL404") == []  # a forward pass that uses the cache on purpose
 
 
 # -- BPL405 / BPL406 --------------------------------------------------------------------------
@@ -89,6 +91,8 @@ def test_training_without_evaluation():
     assert only(src + "trainer.evaluate(ev)\n", "BPL405") == []
     assert only(src.replace("trainer.train()", ""), "BPL405") == []  # never trained here
     assert only(src.replace("train_dataset=tr", "**kw"), "BPL405") == []
+    in_test = "def test_runs():\n" + "".join("    " + line + "\n" for line in src.strip().splitlines())
+    assert only(in_test, "BPL405") == []
 
 
 def test_evaluation_without_selection():
@@ -179,6 +183,9 @@ def test_inference_without_no_grad():
     training = PREDICT.replace("    return", "    loss.backward()\n    return")
     assert only(training, "BPL601") == []
     assert only(PREDICT.replace("logits.argmax(-1)", "logits"), "BPL601") == []  # no prediction
+    built = "def f(x):\n    m = get_peft_model(base, cfg).eval()\n    return m(x).logits.argmax(-1)\n"
+    assert only(built, "BPL601") == ["BPL601"]  # reported at the forward call, not at get_peft_model()
+    assert [f.line for f in lint(built) if f.code == "BPL601"] == [3]
     assert only("def f(x):\n    out = model.generate(x)\n    return tok.decode(out[0])", "BPL601") == []
 
 
@@ -226,15 +233,26 @@ def test_dataloader_without_workers_is_opt_in(project):
         from torch.utils.data import DataLoader
         model.cuda()
         loader = DataLoader(ds, batch_size=8)
+        for batch in loader:
+            model(batch).sum().backward()
+            optimizer.step()
         """)
     root = project.root
-    assert run_cli("--no-cache", cwd=root).returncode == 0
+    assert "BPL702" not in run_cli("--no-cache", cwd=root).stdout
     proc = run_cli("--no-cache", "--format", "json", "--select", "BPL702", cwd=root)
     assert [d["code"] for d in json.loads(proc.stdout)] == ["BPL702"]
-    src = "from torch.utils.data import DataLoader\nmodel.cuda()\nDataLoader(ds, num_workers={})"
+    src = ("from torch.utils.data import DataLoader\nmodel.cuda()\nDataLoader(ds, num_workers={})\n"
+           "loss.backward()\noptimizer.step()\n")
+    assert only(src.format(0).replace("loss.backward()", ""), "BPL702") == []  # no training here
     assert only(src.format(0), "BPL702") == ["BPL702"]
     assert only(src.format(4), "BPL702") == []
     assert only(src.format(0).replace("model.cuda()", "model.cpu()"), "BPL702") == []
+
+
+def test_shuffle_with_accelerate_is_not_reported():
+    src = ("from accelerate import Accelerator\nfrom torch.utils.data import DataLoader\n"
+           "acc = Accelerator()\ndl = acc.prepare(DataLoader(ds, shuffle=True, num_workers=2))\n")
+    assert only(src, "BPL701") == []
 
 
 # -- BPL801 / BPL802 / BPL803 -----------------------------------------------------------------
