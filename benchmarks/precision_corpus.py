@@ -4,7 +4,7 @@ The corpus is made of files shipped by published packages, located offline:
 
 * installed packages of the current environment (found with ``importlib.util.find_spec``, never
   imported): accelerate's test and example training scripts and commands, transformers' commands,
-  sentence-transformers' training code;
+  sentence-transformers' training code; papermill's test notebooks (notebook reading and hygiene);
 * source distributions from PyPI, downloaded once into a cache directory with
   ``pip download --no-deps --no-binary :all: NAME==VERSION``: TRL's training scripts, PEFT's
   tests (training loops on small models) and transformers' training test mixin.
@@ -35,6 +35,7 @@ INSTALLED = [
     ("accelerate", ["test_utils/scripts/*.py", "test_utils/scripts/external_deps/*.py", "commands/*.py",
                     "commands/config/*.py"]),
     ("transformers", ["cli/*.py"]),
+    ("papermill", ["tests/notebooks/*.ipynb", "tests/notebooks/*/*/*.ipynb"]),
     ("sentence_transformers", ["fit_mixin.py", "*/fit_mixin.py", "*/trainer.py", "trainer.py",
                                "*/training_args.py", "evaluation/*.py"]),
 ]

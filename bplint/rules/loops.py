@@ -13,6 +13,12 @@ PREDICT = frozenset({"argmax", "softmax", "topk", "log_softmax", "sigmoid", "dec
 TRAINING_MARKS = frozenset({"backward", "step", "zero_grad", "train", "manual_backward", "clip_grad_norm_"})
 
 
+def is_test_file(path: str) -> bool:
+    """Test modules (``test_*.py``, ``*_test.py``, ``conftest.py``): throughput does not matter there."""
+    base = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
+
+
 def _is_no_grad(ctx, expr: ast.AST) -> bool:
     if isinstance(expr, ast.Call):
         expr = expr.func
@@ -29,8 +35,11 @@ class _ModelNames:
 
     def note_assign(self, ctx, node: ast.Assign) -> None:
         v = node.value
-        while (isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute)
-               and v.func.attr in ("eval", "to", "cuda", "half", "bfloat16", "float")):
+        while (
+            isinstance(v, ast.Call)
+            and isinstance(v.func, ast.Attribute)
+            and v.func.attr in ("eval", "to", "cuda", "half", "bfloat16", "float")
+        ):
             v = v.func.value  # get_peft_model(...).eval().to(device)
         if not isinstance(v, ast.Call):
             return
@@ -72,7 +81,8 @@ or at module level, whose results are turned into predictions (`argmax`, `softma
 `sigmoid`, `decode`) when the call is not inside `with torch.no_grad()` /
 `torch.inference_mode()` (or a function decorated with them) and the same scope does no
 training (`backward`, `step`, `zero_grad`, `.train()`, no `loss`).
-`model.generate(...)` is not reported: it disables gradients itself.
+`model.generate(...)` is not reported: it disables gradients itself, nor are test modules
+(`test_*.py`, `*_test.py`, `conftest.py`), where the memory of a small forward pass does not matter.
 
 ## Why is this bad?
 Outside `no_grad` autograd records the graph of every forward pass and keeps all activations
@@ -143,6 +153,8 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
             s["calls"].append(ctx.loc(node))
 
     def finish(self) -> None:
+        if is_test_file(self.ctx.path):
+            return
         for s in self.scopes.values():
             if s["calls"] and s["predict"] and not s["train"]:
                 self.report(
@@ -382,7 +394,8 @@ class DataLoaderWithoutWorkers(Rule):
 ## What it does
 Opt-in (select `BPL702` explicitly). Reports `DataLoader(...)` without `num_workers` (or with the
 literal 0), without `**kwargs`, in a file that trains (a Trainer or a hand-written loop) on the
-GPU (`.cuda()`, `"cuda"`).
+GPU (`.cuda()`, `"cuda"`). Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not
+reported.
 
 ## Why is this bad?
 With no workers, loading, decoding and collation run in the training process between steps,
@@ -417,7 +430,9 @@ Pass `num_workers` (a few per GPU), `pin_memory=True` and `persistent_workers=Tr
 
     def finish(self) -> None:
         facts = self.ctx.collector(TrainingFacts)
-        if facts.cuda and facts.training() is not None and not self.ctx.options.get("cpu_only"):
+        if is_test_file(self.ctx.path) or self.ctx.options.get("cpu_only"):
+            return
+        if facts.cuda and facts.training() is not None:
             for loc in self.pending:
                 self.report(
                     loc,

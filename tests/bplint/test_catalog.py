@@ -183,6 +183,7 @@ def test_inference_without_no_grad():
     training = PREDICT.replace("    return", "    loss.backward()\n    return")
     assert only(training, "BPL601") == []
     assert only(PREDICT.replace("logits.argmax(-1)", "logits"), "BPL601") == []  # no prediction
+    assert [f.code for f in lint(PREDICT, path="tests/test_predict.py") if f.code == "BPL601"] == []
     built = "def f(x):\n    m = get_peft_model(base, cfg).eval()\n    return m(x).logits.argmax(-1)\n"
     assert only(built, "BPL601") == ["BPL601"]  # reported at the forward call, not at get_peft_model()
     assert [f.line for f in lint(built) if f.code == "BPL601"] == [3]
