@@ -451,6 +451,11 @@ last checkpoint is intended.
             )
 
 
+# Training arguments parsed from the command line or a file can set full_determinism at run time.
+ARG_PARSERS = frozenset({"HfArgumentParser", "TrlParser", "parse_args_into_dataclasses", "parse_yaml_file",
+                         "parse_json_file", "parse_dict"})
+
+
 @register
 class NoDeterminism(Rule):
     code = "BPL409"
@@ -468,7 +473,9 @@ class NoDeterminism(Rule):
 Opt-in: runs when `deterministic = true` is set in `[tool.bplint]` or the code is selected
 explicitly (`--extend-select BPL409`). Reports a file that trains but never calls
 `torch.use_deterministic_algorithms(...)`, `enable_full_determinism(...)`,
-`set_seed(..., deterministic=True)` nor passes `full_determinism=` to TrainingArguments.
+`set_seed(..., deterministic=True)` nor passes `full_determinism=` to TrainingArguments. A file
+that parses its training arguments (`HfArgumentParser`, `TrlParser`) is not reported:
+`--full_determinism` can be given at run time.
 
 ## Why is this bad?
 A seed fixes the random numbers, not the arithmetic: cuDNN autotuning, atomics in scatter/index
@@ -501,6 +508,7 @@ Call `transformers.enable_full_determinism(seed)` (sets `CUBLAS_WORKSPACE_CONFIG
         name = self.ctx.callee(node)[1]
         if (
             name in ("use_deterministic_algorithms", "enable_full_determinism")
+            or name in ARG_PARSERS
             or keyword(node, "full_determinism") is not None
             or (name == "set_seed" and keyword(node, "deterministic") is not None)
         ):
