@@ -118,7 +118,8 @@ def test_determinism_opt_in(project):
     seeded = "from transformers import enable_full_determinism\nenable_full_determinism(0)\n"
     project("train.py", seeded + TRAIN)
     assert "BPL409" not in run_cli("--no-cache", "--format", "json", cwd=root).stdout
-    parsed = "from transformers import HfArgumentParser\nargs, = HfArgumentParser(TA).parse_args_into_dataclasses()\n"
+    parsed = ("from transformers import HfArgumentParser\n"
+              "args, = HfArgumentParser(TA).parse_args_into_dataclasses()\n")
     project("train.py", parsed + TRAIN)
     assert "BPL409" not in run_cli("--no-cache", "--format", "json", "--select", "BPL409", cwd=root).stdout
 
