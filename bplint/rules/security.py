@@ -335,7 +335,9 @@ class PickleLoad(_Calls):
     explanation = """
 ## What it does
 Reports loads through pickle and its relatives: `pickle.load/loads/Unpickler`, `dill`, `joblib.load`,
-`cloudpickle.load/loads` and `pandas.read_pickle` (aliases are resolved).
+`cloudpickle.load/loads` and `pandas.read_pickle` (aliases are resolved). A round trip of bytes
+produced in the same file (`pickle.loads(pickle.dumps(obj))`, or `loads(data)` with
+`data = pickle.dumps(...)`) is not reported: it copies an object and reads nothing foreign.
 
 ## Why is this bad?
 Unpickling calls arbitrary callables named in the file. A downloaded or shared pickle (a
@@ -359,9 +361,28 @@ Store tensors as safetensors and metadata as JSON. Load pickles only from files 
 yourself, and mark such a line with `# noqa: BPL204` to document the decision.
 """
 
-    def visit(self, node: ast.Call) -> None:
+    node_types = (ast.Call, ast.Assign)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.dumped: set[str] = set()  # names bound to pickle.dumps(...) in this file
+
+    def _is_dumps(self, node) -> bool:
+        return isinstance(node, ast.Call) and (self.ctx.callee(node)[1] or "") == "dumps" and \
+            (self.ctx.callee(node)[0] or "").endswith(("pickle.dumps", "dill.dumps", "cloudpickle.dumps"))
+
+    def visit(self, node) -> None:
+        if type(node) is ast.Assign:
+            if self._is_dumps(node.value):
+                self.dumped.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            return
         q = self.ctx.callee(node)[0]
         if q in PICKLE_LOADS:
+            arg = node.args[0] if node.args else None
+            # a round trip of bytes this code just produced (copying an object) reads nothing foreign
+            own = self._is_dumps(arg) or (isinstance(arg, ast.Name) and arg.id in self.dumped)
+            if q.endswith("loads") and own:
+                return
             self.report(node, f"{q}() executes code embedded in the file: load only files you created, or "
                         "use safetensors/JSON")
 

@@ -137,3 +137,9 @@ def test_weights_from_url(src):
 def test_weights_from_url_negatives():
     assert codes("import torch\ntorch.hub.load_state_dict_from_url(url, check_hash=True)") == []
     assert codes('import torch\ntorch.hub.load("./repo", "m", source="local")') == []
+
+
+def test_pickle_round_trip_is_not_a_load():
+    assert codes("import pickle\ncopy = pickle.loads(pickle.dumps(obj))") == []
+    assert codes("import pickle\ndata = pickle.dumps(obj)\ncopy = pickle.loads(data)") == []
+    assert codes("import pickle\ncopy = pickle.loads(blob)") == ["BPL204"]
