@@ -35,6 +35,14 @@ def is_model_receiver(name: str | None) -> bool:
     return "Model" in name or _FOR_TASK.search(name) is not None
 
 
+def _is_model_name(ctx, node) -> bool:
+    """A model given by its name or path (``"org/name"``, ``model_args.model_name_or_path``)."""
+    if isinstance(ctx.value(node, None), str):
+        return True
+    last = node.attr if isinstance(node, ast.Attribute) else (node.id if isinstance(node, ast.Name) else "")
+    return last.endswith(("name_or_path", "model_id", "model_name", "model_path"))
+
+
 class TrainingFacts:
     """Collects training, seeding and model-building facts of a file, once, for several rules."""
 
@@ -46,6 +54,7 @@ class TrainingFacts:
         self.trainer_classes: set[str] = set()
         self.model_classes: set[str] = set()
         self.model_init = False
+        self.trainer_builds_model = False  # model= given as a name or path: the trainer loads it (TRL)
         self.hf_trainer = False
         self.train_events: list = []  # (order, location)
         self.backward: list = []
@@ -96,6 +105,9 @@ class TrainingFacts:
         if self._is_trainer_ctor(node):
             if keyword(node, "model_init") is not None:
                 self.model_init = True
+            m = keyword(node, "model")
+            if m is not None and _is_model_name(ctx, m.value):
+                self.trainer_builds_model = True
             self.hf_trainer = True
         if isinstance(func, ast.Attribute):
             recv = func.value

@@ -25,7 +25,9 @@ object, Lightning `trainer.fit()`, or a loop with `.backward()` and `optimizer.s
 `accelerator.backward`) but never seeds the random number generators (`transformers.set_seed`,
 `enable_full_determinism`, `torch.manual_seed`, `torch.cuda.manual_seed_all`, Lightning
 `seed_everything`, `accelerate.utils.set_seed`, or any function whose name contains `seed`,
-except `random.seed` and `numpy.random.seed`, which do not seed torch).
+except `random.seed` and `numpy.random.seed`, which do not seed torch). A trainer that gets its
+model by name or path (`SFTTrainer(model="org/name")`, `model=model_args.model_name_or_path`)
+loads it itself, after seeding with `args.seed` (TRL trainers do), and is not reported.
 
 ## Why is this bad?
 Initialisation of new layers, dropout and data shuffling differ from run to run: two runs of the
@@ -59,6 +61,8 @@ reproducibility) at the top of the script, before any model or data loader is bu
         where = facts.training()
         if where is None or facts.seeds:
             return
+        if facts.trainer_builds_model and not facts.hand_loop():
+            return  # TRL trainers seed with args.seed before they load a model given by name
         if facts.train_events:
             msg = ("Training without a seed: call transformers.set_seed(seed) before building the model "
                    "(Trainer seeds only inside train(), after the model was built)")

@@ -162,3 +162,10 @@ def test_notebook_cell_order():
     found = lint(nb, "notebook", path="nb.ipynb")
     assert [(f.code, f.cell, f.line) for f in found] == [("BPL002", 3, 1)]
     assert "cell 2" in found[0].message
+
+
+def test_trainer_that_loads_the_model_by_name_seeds_itself():
+    src = "from trl import SFTTrainer\ntrainer = SFTTrainer(model={}, args=a)\ntrainer.train()\n"
+    assert codes(src.format('"org/name"')) == []
+    assert codes(src.format("model_args.model_name_or_path")) == []
+    assert codes(src.format("model")) == ["BPL001"]
