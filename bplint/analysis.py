@@ -76,6 +76,8 @@ class Context:
         for r in rules:
             if kind not in r.kinds or (r.triggers and not any(t in text for t in r.triggers)):
                 continue
+            if r.triggers and not r.wanted(text):
+                continue
             for c in r.collectors:
                 if c not in self._collectors:
                     self._collectors[c] = c(self)

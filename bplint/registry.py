@@ -100,6 +100,11 @@ class Rule:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
 
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        """Finer pre-filter than ``triggers`` on the file's text (called only when a trigger matched)."""
+        return True
+
     def visit(self, node) -> None:  # pragma: no cover - overridden
         pass
 

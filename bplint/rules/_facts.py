@@ -19,6 +19,8 @@ NOT_MODEL_SUFFIXES = ("Tokenizer", "TokenizerFast", "Config", "Processor", "Feat
                       "ImageProcessor", "ImageProcessorFast", "VideoProcessor")
 NOT_SEEDS = frozenset({"random.seed", "numpy.random.seed"})
 LOW_PRECISION = frozenset({"bfloat16", "float16", "half"})
+# Model classes whose checkpoints hold all their weights: from_pretrained initialises nothing at random.
+COMPLETE_MODELS = ("ForCausalLM", "ForMaskedLM", "ForSeq2SeqLM", "LMHeadModel")
 
 
 def order(ctx, node) -> tuple[int, int, int]:
@@ -125,8 +127,10 @@ class TrainingFacts:
                     self.steps.append((order(ctx, node), ctx.loc(node)))
                 return
             if name in ("from_pretrained", "from_config"):
-                if is_model_receiver(ctx.last_name(recv) if isinstance(recv, ast.Name | ast.Attribute)
-                                     else None):
+                cls = ctx.last_name(recv) if isinstance(recv, ast.Name | ast.Attribute) else None
+                # a complete language model loaded from a checkpoint gets no new (random) weights
+                complete = name == "from_pretrained" and bool(cls) and cls.endswith(COMPLETE_MODELS)
+                if is_model_receiver(cls) and not complete:
                     self.models.append((order(ctx, node), ctx.loc(node), ctx.scope))
                 return
             if name == "cuda":
@@ -144,7 +148,8 @@ class TrainingFacts:
         if name == "Accelerator":
             self.accelerator = True
             return
-        if (q and q.startswith("torch.nn.") and name in NN_LAYERS) or name in self.model_classes:
+        if (q and q.startswith("torch.nn.") and name in NN_LAYERS) or name in self.model_classes or \
+                name == "get_peft_model":
             self.models.append((order(ctx, node), ctx.loc(node), ctx.scope))
         for kw in node.keywords:
             v = kw.value

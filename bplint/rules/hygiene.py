@@ -34,6 +34,10 @@ class HardcodedHubToken(Rule):
     notebook = "notebooks/07_security.ipynb"
     node_types = (ast.Constant,)
     triggers = ("hf_",)
+
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        return HF_TOKEN.search(text) is not None
     explanation = """
 ## What it does
 Reports string literals that contain a Hugging Face access token (`hf_` followed by 30 or more

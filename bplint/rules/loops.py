@@ -72,7 +72,11 @@ class InferenceWithoutNoGrad(Rule):
     severity = WARNING
     notebook = "notebooks/10_text_generation.ipynb"
     node_types = (ast.Call, ast.Assign, ast.With, ast.FunctionDef, ast.AsyncFunctionDef)
-    triggers = ("model",)
+    triggers = tuple(PREDICT)
+
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        return "model" in text
     explanation = """
 ## What it does
 Reports a forward call of a model (`model(...)`, `self.model(...)`, a name bound to

@@ -84,10 +84,13 @@ class SeedAfterModel(Rule):
     explanation = """
 ## What it does
 Reports a training script or notebook whose first seed call comes after the model was built
-(`from_pretrained` or `from_config` of a model class, a `torch.nn` layer, or a class of the file
-derived from `nn.Module`/`PreTrainedModel`/`LightningModule`), in source order (cell order in a
+(`from_pretrained` or `from_config` of a model class, `get_peft_model(...)` (new adapter weights),
+a `torch.nn` layer, or a class of the file derived from `nn.Module`/`PreTrainedModel`/
+`LightningModule`), in source order (cell order in a
 notebook), when the `Trainer` gets no `model_init`. Events inside different functions are not
-compared (their call order is unknown).
+compared (their call order is unknown). `from_pretrained` of a complete language model
+(`*ForCausalLM`, `*ForMaskedLM`, `*ForSeq2SeqLM`, `*LMHeadModel`) is not a model-building step
+here: the checkpoint holds all its weights, nothing is initialised at random.
 
 ## Why is this bad?
 `from_pretrained` of a model with a new task head (e.g. `AutoModelForSequenceClassification`)

@@ -219,6 +219,10 @@ class CheckpointingWithCache(Rule):
     notebook = "notebooks/06_quantization_memory.ipynb"
     node_types = (ast.Call, ast.Assign)
     triggers = ("use_cache",)
+
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        return "gradient_checkpointing" in text
     explanation = """
 ## What it does
 Reports a literal `use_cache=True` given as a setting (a keyword of `from_pretrained`,

@@ -169,3 +169,10 @@ def test_trainer_that_loads_the_model_by_name_seeds_itself():
     assert codes(src.format('"org/name"')) == []
     assert codes(src.format("model_args.model_name_or_path")) == []
     assert codes(src.format("model")) == ["BPL001"]
+
+
+def test_complete_language_model_and_peft_adapters():
+    loop = "loss.backward()\noptimizer.step()\n"
+    lm = "from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained(p)\n"
+    assert codes(lm + "torch.manual_seed(0)\nm = get_peft_model(m, cfg)\n" + loop) == []
+    assert codes(lm + "m = get_peft_model(m, cfg)\ntorch.manual_seed(0)\n" + loop) == ["BPL002"]
