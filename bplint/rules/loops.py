@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from bplint.analysis import has_star_kwargs, keyword
+from bplint.analysis import dotted, has_star_kwargs, keyword
 from bplint.registry import WARNING, Rule, register
 from bplint.rules._facts import TrainingFacts, is_model_receiver
 
@@ -147,14 +147,14 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
             if any(_is_no_grad(ctx, d) for d in node.decorator_list):
                 self._protect(node.body)
             return
-        name = ctx.callee(node)[1]
-        s = self._scope()
+        func = node.func
+        name = func.attr if type(func) is ast.Attribute else (func.id if type(func) is ast.Name else None)
         if name in TRAINING_MARKS:
-            s["train"] = True
+            self._scope()["train"] = True
         elif name in PREDICT:
-            s["predict"] = True
-        if id(node) not in self.protected and self.models.is_model(node.func):
-            s["calls"].append(ctx.loc(node))
+            self._scope()["predict"] = True
+        elif self.models.is_model(func) and id(node) not in self.protected:
+            self._scope()["calls"].append(ctx.loc(node))
 
     def finish(self) -> None:
         if is_test_file(self.ctx.path):
@@ -212,9 +212,11 @@ Call `model.eval()` before generating (and `model.train()` again before training
 
     def visit(self, node: ast.Call) -> None:
         func = node.func
-        if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name | ast.Attribute):
+        if type(func) is not ast.Attribute or func.attr not in ("train", "eval", "generate"):
             return
-        recv = ast.dump(func.value)
+        recv = dotted(func.value)
+        if recv is None:
+            return
         key = (id(self.ctx.scope), recv)
         if func.attr == "train":
             on = self.ctx.value(node.args[0], None) if node.args else True
@@ -394,6 +396,10 @@ class DataLoaderWithoutWorkers(Rule):
     node_types = (ast.Call,)
     collectors = (TrainingFacts,)
     triggers = ("DataLoader",)
+
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        return any(t in text for t in ("train(", "fit(", "backward"))
     explanation = """
 ## What it does
 Opt-in (select `BPL702` explicitly). Reports `DataLoader(...)` without `num_workers` (or with the

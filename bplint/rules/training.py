@@ -38,6 +38,10 @@ class StaticPadding(Rule):
     notebook = "notebooks/02_data_preprocessing.ipynb"
     node_types = (ast.Call, ast.Name, ast.Attribute)
     triggers = ("max_length",)
+
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        return "\"max_length\"" in text or "'max_length'" in text
     explanation = """
 ## What it does
 Reports a tokenizer call (a callee named like `tokenizer`, `tok`, `processor`, `*encode*`) with
@@ -306,6 +310,10 @@ class TrainingWithoutEvaluation(Rule):
     node_types = (ast.Call, ast.Attribute)
     collectors = (TrainingFacts,)
     triggers = ("Trainer",)
+
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        return "train(" in text
     explanation = """
 ## What it does
 In a file that calls `trainer.train()`, reports a `*Trainer(...)` built without `eval_dataset`
@@ -472,6 +480,7 @@ class NoDeterminism(Rule):
     opt_in = True
     node_types = (ast.Call,)
     collectors = (TrainingFacts,)
+    triggers = ("train(", "fit(", "backward")  # the file trains
     explanation = """
 ## What it does
 Opt-in: runs when `deterministic = true` is set in `[tool.bplint]` or the code is selected

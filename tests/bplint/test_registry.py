@@ -53,3 +53,11 @@ def test_register_rejects_bad_rules():
 
     with pytest.raises(ValueError):
         register(Dup)
+
+
+def test_every_rule_has_a_row_in_the_docs():
+    from bplint_testutil import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "bplint.md").read_text()
+    for rule in all_rules():
+        assert f"| `{rule.code}` | {rule.name} |" in doc, rule.code
