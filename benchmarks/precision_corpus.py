@@ -5,6 +5,7 @@ The corpus is made of files shipped by published packages, located offline:
 * installed packages of the current environment (found with ``importlib.util.find_spec``, never
   imported): accelerate's test and example training scripts and commands, transformers' commands,
   sentence-transformers' training code; papermill's test notebooks (notebook reading and hygiene);
+  torch's distributed-training test helpers (DDP/FSDP/RPC training loops);
 * source distributions from PyPI, downloaded once into a cache directory with
   ``pip download --no-deps --no-binary :all: NAME==VERSION``: TRL's training scripts, PEFT's
   tests (training loops on small models) and transformers' training test mixin.
@@ -36,6 +37,9 @@ INSTALLED = [
                     "commands/config/*.py"]),
     ("transformers", ["cli/*.py"]),
     ("papermill", ["tests/notebooks/*.ipynb", "tests/notebooks/*/*/*.ipynb"]),
+    ("torch", ["testing/_internal/distributed/*.py", "testing/_internal/distributed/*/*.py",
+               "testing/_internal/distributed/*/*/*.py", "testing/_internal/common_fsdp.py",
+               "testing/_internal/common_distributed.py"]),
     ("sentence_transformers", ["fit_mixin.py", "*/fit_mixin.py", "*/trainer.py", "trainer.py",
                                "*/training_args.py", "evaluation/*.py"]),
 ]

@@ -307,7 +307,7 @@ class TrainingWithoutEvaluation(Rule):
     summary = "Trainer trains without an evaluation set, or with one that is never evaluated"
     severity = WARNING
     notebook = "notebooks/03_hyperparameter_tuning.ipynb"
-    node_types = (ast.Call, ast.Attribute)
+    node_types = (ast.Call, ast.Attribute, ast.ClassDef)
     collectors = (TrainingFacts,)
     triggers = ("Trainer",)
 
@@ -321,7 +321,8 @@ In a file that calls `trainer.train()`, reports a `*Trainer(...)` built without 
 `TrainingArguments(...)` with a literal `eval_strategy="no"` or none at all (and no `**kwargs`,
 no later `args.eval_strategy = ...`), a Trainer that gets an `eval_dataset` which is then never
 evaluated during training. A file that calls `.evaluate(...)` itself is not reported, nor are
-Trainers built inside test functions (`def test_*`), which check that training runs.
+Trainers built inside test functions (`def test_*`), which check that training runs, and classes
+named `*Trainer` that the file defines without deriving them from a library trainer.
 
 ## Why is this bad?
 Without evaluation during training nothing tells over-fitting, a diverging run or a bad learning
@@ -352,9 +353,15 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
         self.args: list = []  # eval strategy literal, or _MISSING when unknown
         self.assigned = False
         self.evaluated = False
+        self.local: set[str] = set()  # classes of this file not derived from a library trainer
 
     def visit(self, node) -> None:
         ctx = self.ctx
+        if type(node) is ast.ClassDef:
+            if not any((ctx.last_name(b) or "").endswith("Trainer") for b in node.bases
+                       if isinstance(b, ast.Name | ast.Attribute)):
+                self.local.add(node.name)
+            return
         if type(node) is ast.Attribute:
             if node.attr == "eval_strategy" and isinstance(node.ctx, ast.Store):
                 self.assigned = True
@@ -369,13 +376,16 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
                 return  # a test checks that training runs, not what it learns
             if has_star_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
                 return
-            self.trainers.append((ctx.loc(node.func), keyword(node, "eval_dataset") is not None))
+            self.trainers.append((ctx.loc(node.func), keyword(node, "eval_dataset") is not None,
+                                  ctx.callee(node)[1]))
 
     def finish(self) -> None:
         if not self.ctx.collector(TrainingFacts).train_events or self.evaluated:
             return
         never = len(self.args) == 1 and self.args[0] == "no" and not self.assigned
-        for loc, has_eval in self.trainers:
+        for loc, has_eval, name in self.trainers:
+            if name in self.local:
+                continue  # a trainer class of its own (not a transformers/TRL Trainer)
             if not has_eval:
                 self.report(
                     loc,

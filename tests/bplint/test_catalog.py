@@ -91,6 +91,10 @@ def test_training_without_evaluation():
     assert only(src + "trainer.evaluate(ev)\n", "BPL405") == []
     assert only(src.replace("trainer.train()", ""), "BPL405") == []  # never trained here
     assert only(src.replace("train_dataset=tr", "**kw"), "BPL405") == []
+    own = "class Trainer:\n    def train(self):\n        pass\n\ntrainer = Trainer(rref)\ntrainer.train()\n"
+    assert only(own, "BPL405") == []
+    sub = "class MyTrainer(Trainer):\n    pass\n" + src.replace("trainer = Trainer(", "trainer = MyTrainer(")
+    assert only(sub, "BPL405") == ["BPL405"]
     in_test = "def test_runs():\n" + "".join("    " + line + "\n" for line in src.strip().splitlines())
     assert only(in_test, "BPL405") == []
 
