@@ -93,13 +93,19 @@ def _lint(argv: list[str]) -> int:
 
 def _fix(files, config, args) -> int:
     """Apply (``--fix``) or print (``--diff``) the fixes; returns the number of files changed."""
+    from bplint.engine import _rel
     from bplint.fixes import fix_file, unified_diff
 
     options = config.options()
     changed = 0
     applied = 0
     for path, kind in files:
-        old, new, count, note = fix_file(path, kind, options, config.enabled, args.unsafe_fixes)
+        ignored = tuple(config.ignored_for(_rel(path, config.root))) if config.per_file_ignores else ()
+
+        def enabled(code: str, ignored=ignored) -> bool:
+            return config.enabled(code) and not code.startswith(ignored) if ignored else config.enabled(code)
+
+        old, new, count, note = fix_file(path, kind, options, enabled, args.unsafe_fixes)
         if note:
             sys.stderr.write(f"bplint: {path}: {note}\n")
         if new is None or new == old:

@@ -132,3 +132,13 @@ def test_notebook_with_foreign_layout_is_left_alone(project):
     proc = run_cli("--fix", "--no-cache", cwd=project.root)
     assert path.read_text() == text
     assert "layout" in proc.stderr
+
+
+def test_fix_respects_per_file_ignores(project):
+    (project.root / "pyproject.toml").write_text(
+        '[project]\nname = "d"\nversion = "0"\n[tool.bplint]\n'
+        'per-file-ignores = { "legacy_*.py" = ["BPL501"] }\n')
+    legacy = project("legacy_train.py", SCRIPT)
+    run_cli("--fix", "--no-cache", cwd=project.root)
+    text = legacy.read_text()
+    assert "evaluation_strategy=" in text and 'torch.load("out/pytorch_model.bin", weights_only=True)' in text
