@@ -43,7 +43,8 @@ class HardcodedHubToken(Rule):
 Reports string literals that contain a Hugging Face access token (`hf_` followed by 30 or more
 letters and digits): `token="hf_..."`, `login(token="hf_...")`,
 `os.environ["HF_TOKEN"] = "hf_..."`. In notebooks, cell outputs are searched too (a printed
-environment, a `login()` echo, an error message).
+environment, a `login()` echo, an error message); such a finding points at line 1 of the cell
+whose output holds the token.
 
 ## Why is this bad?
 A token in a committed file or a shared notebook is a leaked credential: anyone who can read
