@@ -188,21 +188,28 @@ class Config:
         return hashlib.sha256(json.dumps(self.options(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-_PIN = None
+_PIN = re.compile(r"^\s*[\"']?(transformers|datasets)\s*(?:\[[^\]]*\])?\s*([^\"'\n#;]*)",
+                  re.IGNORECASE | re.MULTILINE)
+_SPEC = re.compile(r"(==|~=|<=|<|>=|>|!=)\s*(\d+)([\d.]*)")
 
 
-def _pin_re():
-    global _PIN
-    if _PIN is None:
-        _PIN = re.compile(r"^\s*[\"']?(transformers|datasets)\s*(?:\[[^\]]*\])?\s*"
-                          r"(==|<=|<|~=|>=)\s*(\d+)", re.IGNORECASE | re.MULTILINE)
-    return _PIN
+def _upper_major(specs: str) -> int | None:
+    """Highest major version a specifier set allows (``==4.46``, ``~=4.40``, ``<5``, ``<=4.9``), or None."""
+    best = None
+    for op, major, rest in _SPEC.findall(specs):
+        m = int(major)
+        if op in (">=", ">", "!="):
+            continue
+        if op == "<" and rest.strip(".0") == "":
+            m -= 1  # <5 or <5.0: the highest allowed major is 4
+        best = m if best is None else min(best, m)
+    return best
 
 
 def project_pins(root: str) -> dict:
     """Major versions of transformers/datasets that the project pins (``==``, ``~=``, ``<``, ``<=``),
     read from constraints*.txt, requirements*.txt and pyproject.toml in the project root. ``<5``
-    gives major 4; ``>=`` alone tells nothing about the upper end and is ignored."""
+    gives major 4; a bare ``>=`` tells nothing about the upper end and is ignored."""
     pins: dict = {}
     try:
         names = sorted(os.listdir(root))
@@ -217,15 +224,11 @@ def project_pins(root: str) -> dict:
                 text = fh.read(200_000)
         except OSError:
             continue
-        for m in _pin_re().finditer(text):
-            pkg, op, major = m.group(1).lower(), m.group(2), int(m.group(3))
-            if op == ">=":
-                continue
-            if op == "<":
-                rest = re.match(r"[\d.]*", text[m.end():]).group(0)
-                if rest.strip(".0") == "":  # <5 or <5.0: the highest allowed major is 4
-                    major -= 1
-            pins.setdefault(pkg, major)
+        for m in _PIN.finditer(text):
+            major = _upper_major(m.group(2))
+            if major is not None:
+                pkg = m.group(1).lower()
+                pins[pkg] = min(pins.get(pkg, major), major)
     return pins
 
 

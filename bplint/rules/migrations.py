@@ -81,7 +81,7 @@ Reports keyword arguments that transformers 5 removed or renamed:
 | | `load_in_8bit=`, `load_in_4bit=` | `quantization_config=BitsAndBytesConfig(...)` |
 
 Version-aware: nothing is reported when the project pins transformers below 5 (`==4.x`, `<5`,
-`~=4.x` in `constraints*.txt`, `requirements*.txt` or `pyproject.toml` at the project root).
+`~=4.x`, `>=4.40,<5` in `constraints*.txt`, `requirements*.txt` or `pyproject.toml` at the project root).
 
 ## Why is this bad?
 `TrainingArguments` is a dataclass: an unknown keyword is a `TypeError` at start-up. A loader

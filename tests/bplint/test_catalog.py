@@ -158,6 +158,10 @@ def test_version_from_project_requirements(project):
     assert run_cli("--no-cache", "--select", "BPL501", cwd=project.root).returncode == 0
     project("requirements.txt", "transformers==5.24.0\n")
     assert run_cli("--no-cache", "--select", "BPL501", cwd=project.root).returncode == 1
+    project("requirements.txt", "transformers>=4.40,<5.0\n")
+    assert run_cli("--no-cache", "--select", "BPL501", cwd=project.root).returncode == 0
+    project("requirements.txt", "transformers>=4.40\n")  # no upper bound: 5 is allowed
+    assert run_cli("--no-cache", "--select", "BPL501", cwd=project.root).returncode == 1
 
 
 def test_load_metric():
