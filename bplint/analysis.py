@@ -69,10 +69,14 @@ class Context:
         self.pyproject: dict | None = None
         self.pyproject_text = ""
         self.text = text
+        self.notebook: dict | None = None  # the parsed notebook JSON (notebooks only)
+        self.fixes: list = []  # (finding, Fix)
         self._collectors: dict[type, object] = {}
         self.rules = []
         for r in rules:
             if kind not in r.kinds or (r.triggers and not any(t in text for t in r.triggers)):
+                continue
+            if r.triggers and not r.wanted(text):
                 continue
             for c in r.collectors:
                 if c not in self._collectors:
@@ -93,10 +97,13 @@ class Context:
         return Location(line, col, getattr(node, "end_lineno", None) or line,
                         getattr(node, "end_col_offset", None) or col, cell=self.cell)
 
-    def add(self, code: str, message: str, where, cell: int | None = None) -> None:
+    def add(self, code: str, message: str, where, cell: int | None = None, fix=None) -> None:
         loc = self.loc(where)
-        self.findings.append(Finding(code, message, loc.line, loc.col, loc.end_line, loc.end_col,
-                                     cell if cell is not None else loc.cell))
+        finding = Finding(code, message, loc.line, loc.col, loc.end_line, loc.end_col,
+                          cell if cell is not None else loc.cell)
+        self.findings.append(finding)
+        if fix is not None:
+            self.fixes.append((finding, fix))
 
     @property
     def scope(self) -> ast.AST | None:

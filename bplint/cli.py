@@ -34,6 +34,10 @@ def _parser():
     p.add_argument("--exit-zero", action="store_true", help="exit with 0 even when there are findings")
     p.add_argument("--config", metavar="PATH", help="pyproject.toml (or TOML file) to read settings from")
     p.add_argument("--no-cache", action="store_true", help="do not read or write .bplint_cache/")
+    p.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what remains")
+    p.add_argument("--diff", action="store_true",
+                   help="print the fixes as a unified diff without writing (exit 1 when there is one)")
+    p.add_argument("--unsafe-fixes", action="store_true", help="with --fix/--diff: apply unsafe fixes too")
     return p
 
 
@@ -76,11 +80,47 @@ def _lint(argv: list[str]) -> int:
         for m in missing:
             sys.stderr.write(f"bplint: error: no such file or directory: {m}\n")
         return 2
+    if args.fix or args.diff:
+        changed = _fix(files, config, args)
+        if args.diff:
+            return 1 if changed else 0
     results = run(files, config, use_cache=not args.no_cache)
     sys.stdout.write(render(args.format, results, args.statistics))
     if results and not args.exit_zero:
         return 1
     return 0
+
+
+def _fix(files, config, args) -> int:
+    """Apply (``--fix``) or print (``--diff``) the fixes; returns the number of files changed."""
+    from bplint.engine import _rel
+    from bplint.fixes import fix_file, unified_diff
+
+    options = config.options()
+    changed = 0
+    applied = 0
+    for path, kind in files:
+        ignored = tuple(config.ignored_for(_rel(path, config.root))) if config.per_file_ignores else ()
+
+        def enabled(code: str, ignored=ignored) -> bool:
+            return config.enabled(code) and not code.startswith(ignored) if ignored else config.enabled(code)
+
+        old, new, count, note = fix_file(path, kind, options, enabled, args.unsafe_fixes)
+        if note:
+            sys.stderr.write(f"bplint: {path}: {note}\n")
+        if new is None or new == old:
+            continue
+        changed += 1
+        applied += count
+        if args.diff:
+            sys.stdout.write(unified_diff(path, old, new))
+        else:
+            with open(path, "wb") as fh:  # noqa: PTH123  (start-up time)
+                fh.write(new)
+    if args.fix and not args.diff:
+        sys.stderr.write(f"bplint: fixed {applied} finding{'s' if applied != 1 else ''} in {changed} "
+                         f"file{'s' if changed != 1 else ''}\n")
+    return changed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-# ruff: noqa: PTH100, PTH109, PTH112, PTH113, PTH118, PTH119, PTH120, PTH123
+# ruff: noqa: PTH100, PTH109, PTH208, PTH112, PTH113, PTH118, PTH119, PTH120, PTH123
 # os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
 """Configuration: ``[tool.bplint]`` of the nearest pyproject.toml, merged with command-line options."""
 
@@ -8,6 +8,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 
 from bplint.registry import is_valid_selector, matches
 
@@ -18,7 +19,7 @@ DEFAULT_EXCLUDES = (
     ".hypothesis", ".pixi", ".git-rewrite",
 )
 KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "extend-exclude", "cpu-only",
-        "pin-policy")
+        "pin-policy", "deterministic")
 PIN_POLICIES = ("application", "library")
 
 
@@ -101,6 +102,8 @@ class Config:
         self.extend_exclude: list[str] = []
         self.cpu_only = False
         self.pin_policy = "application"
+        self.deterministic = False
+        self._pins: dict | None = None
         self._enabled: dict[str, bool] = {}
 
     def apply_table(self, table: dict, source: str) -> None:
@@ -133,6 +136,10 @@ class Config:
                 raise UsageError(f"{source}: 'pin-policy' must be one of {', '.join(PIN_POLICIES)}, "
                                  f"not {table['pin-policy']!r}")
             self.pin_policy = table["pin-policy"]
+        if "deterministic" in table:
+            if not isinstance(table["deterministic"], bool):
+                raise UsageError(f"{source}: 'deterministic' must be true or false")
+            self.deterministic = table["deterministic"]
 
     # -- selection ---------------------------------------------------------------------------
     def enabled(self, code: str) -> bool:
@@ -140,7 +147,15 @@ class Config:
         if hit is None:
             on = max((matches(code, s) for s in self.select + self.extend_select), default=0)
             off = max((matches(code, s) for s in self.ignore), default=0)
-            hit = self._enabled[code] = on > 0 and on > off
+            hit = on > 0 and on > off
+            if hit:
+                from bplint.registry import get_rule
+
+                rule = get_rule(code)
+                if rule is not None and rule.opt_in:
+                    explicit = any(s.upper() == code for s in self.select + self.extend_select)
+                    hit = explicit or (code == "BPL409" and self.deterministic)
+            self._enabled[code] = hit
         return hit
 
     def ignored_for(self, rel: str) -> list[str]:
@@ -164,10 +179,57 @@ class Config:
         return False
 
     def options(self) -> dict:
-        return {"cpu_only": self.cpu_only, "pin_policy": self.pin_policy}
+        if self._pins is None:
+            self._pins = project_pins(self.root)
+        return {"cpu_only": self.cpu_only, "pin_policy": self.pin_policy, "deterministic": self.deterministic,
+                "pins": self._pins}
 
     def options_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.options(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+_PIN = re.compile(r"^\s*[\"']?(transformers|datasets)\s*(?:\[[^\]]*\])?\s*([^\"'\n#;]*)",
+                  re.IGNORECASE | re.MULTILINE)
+_SPEC = re.compile(r"(==|~=|<=|<|>=|>|!=)\s*(\d+)([\d.]*)")
+
+
+def _upper_major(specs: str) -> int | None:
+    """Highest major version a specifier set allows (``==4.46``, ``~=4.40``, ``<5``, ``<=4.9``), or None."""
+    best = None
+    for op, major, rest in _SPEC.findall(specs):
+        m = int(major)
+        if op in (">=", ">", "!="):
+            continue
+        if op == "<" and rest.strip(".0") == "":
+            m -= 1  # <5 or <5.0: the highest allowed major is 4
+        best = m if best is None else min(best, m)
+    return best
+
+
+def project_pins(root: str) -> dict:
+    """Major versions of transformers/datasets that the project pins (``==``, ``~=``, ``<``, ``<=``),
+    read from constraints*.txt, requirements*.txt and pyproject.toml in the project root. ``<5``
+    gives major 4; a bare ``>=`` tells nothing about the upper end and is ignored."""
+    pins: dict = {}
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return pins
+    files = [n for n in names if n.lower().startswith(("constraints", "requirements")) and n.endswith(".txt")]
+    if "pyproject.toml" in names:
+        files.append("pyproject.toml")
+    for name in files:
+        try:
+            with open(os.path.join(root, name), encoding="utf-8", errors="replace") as fh:
+                text = fh.read(200_000)
+        except OSError:
+            continue
+        for m in _PIN.finditer(text):
+            major = _upper_major(m.group(2))
+            if major is not None:
+                pkg = m.group(1).lower()
+                pins[pkg] = min(pins.get(pkg, major), major)
+    return pins
 
 
 def load_config(args, first_path: str) -> Config:

@@ -119,7 +119,14 @@ def lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findin
         return [Finding("BPL900", f"internal error: {type(exc).__name__}: {exc}"[:300], 1, 0, 1, 0)]
 
 
-def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Finding]:
+def _keep_fixes(ctx, findings: list[Finding], out: list | None) -> None:
+    if out is not None and ctx.fixes:
+        keep = {id(f) for f in findings}
+        out.extend((f, fx) for f, fx in ctx.fixes if id(f) in keep)
+
+
+def _lint_source(path: str, kind: str, data: bytes, options: dict,
+                 fixes: list | None = None) -> list[Finding]:
     try:
         text = decode(data)
     except ValueError as exc:
@@ -159,8 +166,10 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
         ctx.prescan([t for _, t in trees])
         for index, tree in trees:
             ctx.walk(tree, cell=index)
+        ctx.notebook = nb
         ctx.finish()
         findings = _suppress(errors + ctx.findings, sources) if errors or ctx.findings else []
+        _keep_fixes(ctx, findings, fixes)
         if findings:
             _map_to_file(findings, notebook_line_map(text, nb))
             findings.sort(key=Finding.sort_key)
@@ -182,6 +191,7 @@ def _lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Findi
     if findings:
         findings = _suppress(findings, sources)
         findings.sort(key=Finding.sort_key)
+    _keep_fixes(ctx, findings, fixes)
     return findings
 
 

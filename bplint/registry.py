@@ -94,9 +94,16 @@ class Rule:
     node_types: ClassVar[tuple[type, ...]] = ()
     triggers: ClassVar[tuple[str, ...]] = ()
     collectors: ClassVar[tuple[type, ...]] = ()
+    # Opt-in rules run only when selected by their full code (or enabled by a configuration option).
+    opt_in: ClassVar[bool] = False
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx
+
+    @classmethod
+    def wanted(cls, text: str) -> bool:
+        """Finer pre-filter than ``triggers`` on the file's text (called only when a trigger matched)."""
+        return True
 
     def visit(self, node) -> None:  # pragma: no cover - overridden
         pass
@@ -104,8 +111,23 @@ class Rule:
     def finish(self) -> None:
         pass
 
-    def report(self, where, message: str | None = None, *, cell: int | None = None) -> None:
-        self.ctx.add(self.code, message or self.summary, where, cell=cell)
+    def report(self, where, message: str | None = None, *, cell: int | None = None, fix=None) -> None:
+        self.ctx.add(self.code, message or self.summary, where, cell=cell, fix=fix)
+
+
+class Fix:
+    """Text edits that fix a finding: ``(line, col, end_line, end_col, text)`` with 1-based lines and
+    0-based UTF-8 byte columns as in the AST (in a notebook: inside the finding's cell). ``safe``
+    fixes change nothing but the intended thing and are applied by ``--fix``; the others need
+    ``--unsafe-fixes``."""
+
+    __slots__ = ("edits", "safe", "title")
+
+    def __init__(self, edits: list[tuple[int, int, int, int, str]], safe: bool = True,
+                 title: str = "") -> None:
+        self.edits = edits
+        self.safe = safe
+        self.title = title
 
 
 def register(cls: type[Rule]) -> type[Rule]:

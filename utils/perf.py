@@ -217,7 +217,7 @@ def train_recipe(
         disable_tqdm=True,
     )
     clock = StepClock(device)
-    trainer = Trainer(
+    trainer = Trainer(  # noqa: BPL405  throughput measurement
         model=model,
         args=args,
         train_dataset=dataset,

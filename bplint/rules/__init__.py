@@ -1,3 +1,3 @@
 """Built-in rules. Importing this package registers them."""
 
-from bplint.rules import meta, pins, precision, security, seeds  # noqa: F401
+from bplint.rules import hygiene, loops, meta, migrations, pins, precision, security, seeds, training  # noqa: F401

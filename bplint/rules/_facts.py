@@ -19,6 +19,8 @@ NOT_MODEL_SUFFIXES = ("Tokenizer", "TokenizerFast", "Config", "Processor", "Feat
                       "ImageProcessor", "ImageProcessorFast", "VideoProcessor")
 NOT_SEEDS = frozenset({"random.seed", "numpy.random.seed"})
 LOW_PRECISION = frozenset({"bfloat16", "float16", "half"})
+# Model classes whose checkpoints hold all their weights: from_pretrained initialises nothing at random.
+COMPLETE_MODELS = ("ForCausalLM", "ForMaskedLM", "ForSeq2SeqLM", "LMHeadModel")
 
 
 def order(ctx, node) -> tuple[int, int, int]:
@@ -35,6 +37,14 @@ def is_model_receiver(name: str | None) -> bool:
     return "Model" in name or _FOR_TASK.search(name) is not None
 
 
+def _is_model_name(ctx, node) -> bool:
+    """A model given by its name or path (``"org/name"``, ``model_args.model_name_or_path``)."""
+    if isinstance(ctx.value(node, None), str):
+        return True
+    last = node.attr if isinstance(node, ast.Attribute) else (node.id if isinstance(node, ast.Name) else "")
+    return last.endswith(("name_or_path", "model_id", "model_name", "model_path"))
+
+
 class TrainingFacts:
     """Collects training, seeding and model-building facts of a file, once, for several rules."""
 
@@ -46,6 +56,7 @@ class TrainingFacts:
         self.trainer_classes: set[str] = set()
         self.model_classes: set[str] = set()
         self.model_init = False
+        self.trainer_builds_model = False  # model= given as a name or path: the trainer loads it (TRL)
         self.hf_trainer = False
         self.train_events: list = []  # (order, location)
         self.backward: list = []
@@ -96,6 +107,9 @@ class TrainingFacts:
         if self._is_trainer_ctor(node):
             if keyword(node, "model_init") is not None:
                 self.model_init = True
+            m = keyword(node, "model")
+            if m is not None and _is_model_name(ctx, m.value):
+                self.trainer_builds_model = True
             self.hf_trainer = True
         if isinstance(func, ast.Attribute):
             recv = func.value
@@ -113,8 +127,10 @@ class TrainingFacts:
                     self.steps.append((order(ctx, node), ctx.loc(node)))
                 return
             if name in ("from_pretrained", "from_config"):
-                if is_model_receiver(ctx.last_name(recv) if isinstance(recv, ast.Name | ast.Attribute)
-                                     else None):
+                cls = ctx.last_name(recv) if isinstance(recv, ast.Name | ast.Attribute) else None
+                # a complete language model loaded from a checkpoint gets no new (random) weights
+                complete = name == "from_pretrained" and bool(cls) and cls.endswith(COMPLETE_MODELS)
+                if is_model_receiver(cls) and not complete:
                     self.models.append((order(ctx, node), ctx.loc(node), ctx.scope))
                 return
             if name == "cuda":
@@ -132,7 +148,8 @@ class TrainingFacts:
         if name == "Accelerator":
             self.accelerator = True
             return
-        if (q and q.startswith("torch.nn.") and name in NN_LAYERS) or name in self.model_classes:
+        if (q and q.startswith("torch.nn.") and name in NN_LAYERS) or name in self.model_classes or \
+                name == "get_peft_model":
             self.models.append((order(ctx, node), ctx.loc(node), ctx.scope))
         for kw in node.keywords:
             v = kw.value

@@ -6,7 +6,7 @@ import ast
 import re
 
 from bplint.analysis import has_star_args, has_star_kwargs, keyword
-from bplint.registry import ERROR, WARNING, Rule, register
+from bplint.registry import ERROR, WARNING, Fix, Rule, register
 
 NOTEBOOK = "notebooks/07_security.ipynb"
 
@@ -25,6 +25,8 @@ PICKLE_LOADS = frozenset({
     "cPickle.loads", "dill.load", "dill.loads", "dill.Unpickler", "joblib.load", "cloudpickle.load",
     "cloudpickle.loads", "pandas.read_pickle", "sklearn.externals.joblib.load",
 })
+# Files of a training checkpoint that hold more than tensors (optimizer, RNG, scheduler states).
+NOT_WEIGHTS = ("optimizer", "optim", "rng_state", "scheduler", "training_args", "trainer_state", "scaler")
 URL_LOADERS = frozenset({
     "torch.hub.load_state_dict_from_url", "torch.utils.model_zoo.load_url", "torch.hub.download_url_to_file",
     "torch.hub.load",
@@ -264,17 +266,62 @@ Pass `weights_only=True` (add safe globals with `torch.serialization.add_safe_gl
 checkpoint holds custom classes), or store weights as safetensors.
 """
 
-    def visit(self, node: ast.Call) -> None:
+    node_types = (ast.Call, ast.Assign)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.pending: list = []  # (call, target name or None)
+        self.into_state_dict: set[int] = set()  # torch.load calls passed straight to load_state_dict
+        self.state_names: set[str] = set()  # names passed to load_state_dict
+
+    def visit(self, node) -> None:
+        if type(node) is ast.Assign:
+            v = node.value
+            if (isinstance(v, ast.Call) and self.ctx.callee(v)[0] == "torch.load" and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)):
+                v._bplint_target = node.targets[0].id
+            return
+        name = self.ctx.callee(node)[1]
+        if name == "load_state_dict":
+            for a in node.args[:1]:
+                if isinstance(a, ast.Call):
+                    self.into_state_dict.add(id(a))
+                elif isinstance(a, ast.Name):
+                    self.state_names.add(a.id)
+            return
         if self.ctx.callee(node)[0] != "torch.load":
             return
         kw = keyword(node, "weights_only")
         if kw is None:
             if not has_star_kwargs(node):
-                self.report(node, "torch.load() without weights_only=True unpickles the file and can run "
-                            "arbitrary code: pass weights_only=True or use safetensors")
+                self.pending.append((node, self.ctx.cell, self.ctx.loc(node)))
         elif self.ctx.value(kw.value, None) is False:
             self.report(kw, "torch.load(weights_only=False) can run arbitrary code from the file: use "
                         "weights_only=True or safetensors")
+
+    def _weights_file(self, node: ast.Call) -> bool:
+        """The loaded object is clearly a tensor state dict: safe to add weights_only=True."""
+        if id(node) in self.into_state_dict or getattr(node, "_bplint_target", None) in self.state_names:
+            return True
+        path = self.ctx.str_value(node.args[0]) if node.args else None
+        if path is None:
+            return False
+        base = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+        if not base.endswith((".bin", ".pt", ".pth")) or any(w in base for w in NOT_WEIGHTS):
+            return False
+        return any(w in base for w in ("pytorch_model", "model", "weights"))
+
+    def finish(self) -> None:
+        for node, _cell, loc in self.pending:
+            parts = [*node.args, *node.keywords]
+            fix = None
+            if parts:
+                last = max(parts, key=lambda n: (n.end_lineno, n.end_col_offset))
+                at = (last.end_lineno, last.end_col_offset)
+                fix = Fix([(*at, *at, ", weights_only=True")], safe=self._weights_file(node),
+                          title="add weights_only=True")
+            self.ctx.add(self.code, "torch.load() without weights_only=True unpickles the file and can run "
+                         "arbitrary code: pass weights_only=True or use safetensors", loc, fix=fix)
 
 
 @register
@@ -288,7 +335,9 @@ class PickleLoad(_Calls):
     explanation = """
 ## What it does
 Reports loads through pickle and its relatives: `pickle.load/loads/Unpickler`, `dill`, `joblib.load`,
-`cloudpickle.load/loads` and `pandas.read_pickle` (aliases are resolved).
+`cloudpickle.load/loads` and `pandas.read_pickle` (aliases are resolved). A round trip of bytes
+produced in the same file (`pickle.loads(pickle.dumps(obj))`, or `loads(data)` with
+`data = pickle.dumps(...)`) is not reported: it copies an object and reads nothing foreign.
 
 ## Why is this bad?
 Unpickling calls arbitrary callables named in the file. A downloaded or shared pickle (a
@@ -312,9 +361,28 @@ Store tensors as safetensors and metadata as JSON. Load pickles only from files 
 yourself, and mark such a line with `# noqa: BPL204` to document the decision.
 """
 
-    def visit(self, node: ast.Call) -> None:
+    node_types = (ast.Call, ast.Assign)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.dumped: set[str] = set()  # names bound to pickle.dumps(...) in this file
+
+    def _is_dumps(self, node) -> bool:
+        return isinstance(node, ast.Call) and (self.ctx.callee(node)[1] or "") == "dumps" and \
+            (self.ctx.callee(node)[0] or "").endswith(("pickle.dumps", "dill.dumps", "cloudpickle.dumps"))
+
+    def visit(self, node) -> None:
+        if type(node) is ast.Assign:
+            if self._is_dumps(node.value):
+                self.dumped.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            return
         q = self.ctx.callee(node)[0]
         if q in PICKLE_LOADS:
+            arg = node.args[0] if node.args else None
+            # a round trip of bytes this code just produced (copying an object) reads nothing foreign
+            own = self._is_dumps(arg) or (isinstance(arg, ast.Name) and arg.id in self.dumped)
+            if q.endswith("loads") and own:
+                return
             self.report(node, f"{q}() executes code embedded in the file: load only files you created, or "
                         "use safetensors/JSON")
 

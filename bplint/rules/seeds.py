@@ -25,7 +25,9 @@ object, Lightning `trainer.fit()`, or a loop with `.backward()` and `optimizer.s
 `accelerator.backward`) but never seeds the random number generators (`transformers.set_seed`,
 `enable_full_determinism`, `torch.manual_seed`, `torch.cuda.manual_seed_all`, Lightning
 `seed_everything`, `accelerate.utils.set_seed`, or any function whose name contains `seed`,
-except `random.seed` and `numpy.random.seed`, which do not seed torch).
+except `random.seed` and `numpy.random.seed`, which do not seed torch). A trainer that gets its
+model by name or path (`SFTTrainer(model="org/name")`, `model=model_args.model_name_or_path`)
+loads it itself, after seeding with `args.seed` (TRL trainers do), and is not reported.
 
 ## Why is this bad?
 Initialisation of new layers, dropout and data shuffling differ from run to run: two runs of the
@@ -59,6 +61,8 @@ reproducibility) at the top of the script, before any model or data loader is bu
         where = facts.training()
         if where is None or facts.seeds:
             return
+        if facts.trainer_builds_model and not facts.hand_loop():
+            return  # TRL trainers seed with args.seed before they load a model given by name
         if facts.train_events:
             msg = ("Training without a seed: call transformers.set_seed(seed) before building the model "
                    "(Trainer seeds only inside train(), after the model was built)")
@@ -80,10 +84,13 @@ class SeedAfterModel(Rule):
     explanation = """
 ## What it does
 Reports a training script or notebook whose first seed call comes after the model was built
-(`from_pretrained` or `from_config` of a model class, a `torch.nn` layer, or a class of the file
-derived from `nn.Module`/`PreTrainedModel`/`LightningModule`), in source order (cell order in a
+(`from_pretrained` or `from_config` of a model class, `get_peft_model(...)` (new adapter weights),
+a `torch.nn` layer, or a class of the file derived from `nn.Module`/`PreTrainedModel`/
+`LightningModule`), in source order (cell order in a
 notebook), when the `Trainer` gets no `model_init`. Events inside different functions are not
-compared (their call order is unknown).
+compared (their call order is unknown). `from_pretrained` of a complete language model
+(`*ForCausalLM`, `*ForMaskedLM`, `*ForSeq2SeqLM`, `*LMHeadModel`) is not a model-building step
+here: the checkpoint holds all its weights, nothing is initialised at random.
 
 ## Why is this bad?
 `from_pretrained` of a model with a new task head (e.g. `AutoModelForSequenceClassification`)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Deliberately bad code linted by the tests: never collected (nbval would execute the notebook).
+collect_ignore_glob = ["fixtures/*"]
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: slow end-to-end test (deselect with -m 'not slow')")

@@ -1,7 +1,11 @@
 """BPL1xx: exact version pins."""
 
+import functools
+
+import bplint_testutil
 import pytest
-from bplint_testutil import lint
+
+lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

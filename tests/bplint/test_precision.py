@@ -1,7 +1,12 @@
 """BPL3xx: mixed precision."""
 
+import functools
+
+import bplint_testutil
 import pytest
-from bplint_testutil import codes, lint
+
+codes = functools.partial(bplint_testutil.codes, families=bplint_testutil.CORE)
+lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 
 
 @pytest.mark.parametrize("src", [

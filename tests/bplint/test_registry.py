@@ -6,8 +6,9 @@ import pytest
 
 from bplint.registry import Rule, all_rules, get_rule, is_valid_selector, register
 
-NOTEBOOKS = {"notebooks/08_reproducibility.ipynb", "notebooks/07_security.ipynb",
-             "notebooks/04_performance.ipynb"}
+NOTEBOOKS = {f"notebooks/{n}.ipynb" for n in (
+    "02_data_preprocessing", "03_hyperparameter_tuning", "04_performance", "05_distributed_training",
+    "06_quantization_memory", "07_security", "08_reproducibility", "09_pitfalls", "10_text_generation")}
 SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "Use instead", "## How to fix")
 
 
@@ -27,9 +28,11 @@ def test_families_and_lookup():
     codes = [r.code for r in all_rules()]
     assert len(codes) == len(set(codes))
     assert {"BPL001", "BPL002", "BPL101", "BPL201", "BPL301"} <= set(codes)
+    # real pitfall rules, without the parse-error and internal-error meta codes
+    assert len([c for c in codes if c not in ("BPL000", "BPL900")]) >= 20
     assert get_rule("bpl201").name == "trust-remote-code"
     assert get_rule("trust-remote-code").code == "BPL201"
-    assert is_valid_selector("BPL2") and is_valid_selector("ALL") and not is_valid_selector("BPL7")
+    assert is_valid_selector("BPL2") and is_valid_selector("ALL") and not is_valid_selector("BPL95")
 
 
 def test_register_rejects_bad_rules():
@@ -50,3 +53,11 @@ def test_register_rejects_bad_rules():
 
     with pytest.raises(ValueError):
         register(Dup)
+
+
+def test_every_rule_has_a_row_in_the_docs():
+    from bplint_testutil import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "bplint.md").read_text()
+    for rule in all_rules():
+        assert f"| `{rule.code}` | {rule.name} |" in doc, rule.code

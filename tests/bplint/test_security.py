@@ -1,7 +1,12 @@
 """BPL2xx: untrusted model sources."""
 
+import functools
+
+import bplint_testutil
 import pytest
-from bplint_testutil import codes, lint
+
+codes = functools.partial(bplint_testutil.codes, families=bplint_testutil.CORE)
+lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -132,3 +137,9 @@ def test_weights_from_url(src):
 def test_weights_from_url_negatives():
     assert codes("import torch\ntorch.hub.load_state_dict_from_url(url, check_hash=True)") == []
     assert codes('import torch\ntorch.hub.load("./repo", "m", source="local")') == []
+
+
+def test_pickle_round_trip_is_not_a_load():
+    assert codes("import pickle\ncopy = pickle.loads(pickle.dumps(obj))") == []
+    assert codes("import pickle\ndata = pickle.dumps(obj)\ncopy = pickle.loads(data)") == []
+    assert codes("import pickle\ncopy = pickle.loads(blob)") == ["BPL204"]

@@ -1,6 +1,12 @@
 """BPL001 training-without-seed and BPL002 seed-after-model-init."""
 
-from bplint_testutil import codes, lint, notebook
+import functools
+
+import bplint_testutil
+from bplint_testutil import notebook
+
+codes = functools.partial(bplint_testutil.codes, families=bplint_testutil.CORE)
+lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 
 TRAINER_NO_SEED = """
 from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
@@ -156,3 +162,17 @@ def test_notebook_cell_order():
     found = lint(nb, "notebook", path="nb.ipynb")
     assert [(f.code, f.cell, f.line) for f in found] == [("BPL002", 3, 1)]
     assert "cell 2" in found[0].message
+
+
+def test_trainer_that_loads_the_model_by_name_seeds_itself():
+    src = "from trl import SFTTrainer\ntrainer = SFTTrainer(model={}, args=a)\ntrainer.train()\n"
+    assert codes(src.format('"org/name"')) == []
+    assert codes(src.format("model_args.model_name_or_path")) == []
+    assert codes(src.format("model")) == ["BPL001"]
+
+
+def test_complete_language_model_and_peft_adapters():
+    loop = "loss.backward()\noptimizer.step()\n"
+    lm = "from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained(p)\n"
+    assert codes(lm + "torch.manual_seed(0)\nm = get_peft_model(m, cfg)\n" + loop) == []
+    assert codes(lm + "m = get_peft_model(m, cfg)\ntorch.manual_seed(0)\n" + loop) == ["BPL002"]

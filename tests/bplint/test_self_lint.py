@@ -27,6 +27,7 @@ def test_fixtures_are_bad_when_linted_on_their_own():
         ("bad_loop.ipynb", "BPL001", 4, 4),
         ("bad_loop.ipynb", "BPL102", 2, 1),
         ("bad_loop.ipynb", "BPL303", 4, 4),
+        ("bad_loop.ipynb", "BPL603", 4, 5),
         ("bad_train.py", "BPL001", None, 19),
         ("bad_train.py", "BPL201", None, 13),
         ("bad_train.py", "BPL202", None, 12),
@@ -36,5 +37,6 @@ def test_fixtures_are_bad_when_linted_on_their_own():
         ("bad_train.py", "BPL205", None, 20),
         ("bad_train.py", "BPL301", None, 17),
         ("bad_train.py", "BPL302", None, 21),
+        ("bad_train.py", "BPL405", None, 18),
         ("requirements.txt", "BPL101", None, 1),
     ]

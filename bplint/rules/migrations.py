@@ -1,0 +1,269 @@
+"""API migrations: arguments removed in transformers 5 and datasets 3, deprecated torch.cuda.amp."""
+
+from __future__ import annotations
+
+import ast
+
+from bplint.analysis import dotted, keyword
+from bplint.registry import ERROR, WARNING, Fix, Rule, register
+from bplint.rules.precision import TRAINING_ARGS
+
+NOTEBOOK = "notebooks/09_pitfalls.ipynb"
+
+# TrainingArguments fields removed in transformers 5: (replacement keyword or None, advice).
+ARGS_RENAMED = {"evaluation_strategy": "eval_strategy", "no_cuda": "use_cpu"}
+ARGS_REMOVED = {
+    "group_by_length": "use train_sampling_strategy='group_by_length'",
+    "warmup_ratio": "pass the fraction as warmup_steps (a float below 1 is a fraction of the total steps)",
+    "overwrite_output_dir": "remove it (the output directory is reused as is)",
+    "logging_dir": "set the TENSORBOARD_LOGGING_DIR environment variable",
+}
+LOADERS_RENAMED = {"use_auth_token": "token", "torch_dtype": "dtype"}
+LOADERS_REMOVED = {
+    "load_in_8bit": "pass quantization_config=BitsAndBytesConfig(load_in_8bit=True)",
+    "load_in_4bit": "pass quantization_config=BitsAndBytesConfig(load_in_4bit=True)",
+}
+HUB_CALLS = frozenset(
+    {
+        "pipeline",
+        "load_dataset",
+        "hf_hub_download",
+        "snapshot_download",
+        "push_to_hub",
+        "from_single_file",
+        "load_dataset_builder",
+    }
+)
+
+
+def rename_fix(kw: ast.keyword, new: str) -> Fix:
+    old = kw.arg or ""
+    return Fix(
+        [(kw.lineno, kw.col_offset, kw.lineno, kw.col_offset + len(old), new)],
+        safe=True,
+        title=f"rename {old}= to {new}=",
+    )
+
+
+def transformers_major(ctx) -> int | None:
+    return (ctx.options.get("pins") or {}).get("transformers")
+
+
+@register
+class RemovedTransformersArgument(Rule):
+    code = "BPL501"
+    name = "removed-transformers-argument"
+    summary = "Argument removed or renamed in transformers 5"
+    severity = ERROR
+    notebook = NOTEBOOK
+    node_types = (ast.Call,)
+    triggers = (
+        tuple(ARGS_RENAMED)
+        + tuple(ARGS_REMOVED)
+        + tuple(LOADERS_RENAMED)
+        + tuple(LOADERS_REMOVED)
+        + ("tokenizer",)
+    )
+    explanation = """
+## What it does
+Reports keyword arguments that transformers 5 removed or renamed:
+
+| where | old | new |
+| --- | --- | --- |
+| `TrainingArguments` and TRL configs | `evaluation_strategy=` | `eval_strategy=` (fixable) |
+| | `no_cuda=` | `use_cpu=` (fixable) |
+| | `group_by_length=` | `train_sampling_strategy="group_by_length"` |
+| | `warmup_ratio=` | `warmup_steps=` with a float below 1 |
+| | `overwrite_output_dir=`, `logging_dir=` | removed |
+| `*Trainer(...)` | `tokenizer=` | `processing_class=` (fixable) |
+| `from_pretrained`, `pipeline`, hub downloads | `use_auth_token=` | `token=` (fixable) |
+| | `torch_dtype=` | `dtype=` (fixable; deprecated) |
+| | `load_in_8bit=`, `load_in_4bit=` | `quantization_config=BitsAndBytesConfig(...)` |
+
+Version-aware: nothing is reported when the project pins transformers below 5 (`==4.x`, `<5`,
+`~=4.x`, `>=4.40,<5` in `constraints*.txt`, `requirements*.txt` or `pyproject.toml` at the project root).
+
+## Why is this bad?
+`TrainingArguments` is a dataclass: an unknown keyword is a `TypeError` at start-up. A loader
+passes unknown keywords on to the model config, where they are ignored: `load_in_8bit=True`
+silently loads the full-precision model, `use_auth_token` no longer authenticates.
+
+## Example
+```python
+args = TrainingArguments("out", evaluation_strategy="epoch", no_cuda=True)
+trainer = Trainer(model=model, args=args, tokenizer=tok)
+```
+
+Use instead:
+```python
+args = TrainingArguments("out", eval_strategy="epoch", use_cpu=True)
+trainer = Trainer(model=model, args=args, processing_class=tok)
+```
+
+## How to fix
+`bplint --fix` renames the keywords marked fixable when the new keyword is not passed as well;
+the others need a decision (see the table).
+"""
+
+    def visit(self, node: ast.Call) -> None:
+        if not node.keywords:
+            return
+        major = transformers_major(self.ctx)
+        if major is not None and major < 5:
+            return
+        name = self.ctx.callee(node)[1] or ""
+        present = {kw.arg for kw in node.keywords}
+        if name in TRAINING_ARGS:
+            for kw in node.keywords:
+                if kw.arg in ARGS_RENAMED:
+                    new = ARGS_RENAMED[kw.arg]
+                    self.report(
+                        kw,
+                        f"{kw.arg}= was removed in transformers 5: use {new}=",
+                        fix=rename_fix(kw, new) if new not in present else None,
+                    )
+                elif kw.arg in ARGS_REMOVED:
+                    self.report(kw, f"{kw.arg}= was removed in transformers 5: {ARGS_REMOVED[kw.arg]}")
+        elif name.endswith("Trainer") and name[:1].isupper():
+            kw = keyword(node, "tokenizer")
+            if kw is not None:
+                self.report(
+                    kw,
+                    "Trainer(tokenizer=) was removed in transformers 5: use processing_class=",
+                    fix=rename_fix(kw, "processing_class") if "processing_class" not in present else None,
+                )
+        elif name.endswith("from_pretrained") or name in HUB_CALLS:
+            for kw in node.keywords:
+                if kw.arg in LOADERS_RENAMED:
+                    new = LOADERS_RENAMED[kw.arg]
+                    what = "is deprecated" if kw.arg == "torch_dtype" else "was removed"
+                    self.report(
+                        kw,
+                        f"{kw.arg}= {what} in transformers 5: use {new}=",
+                        fix=rename_fix(kw, new) if new not in present else None,
+                    )
+                elif kw.arg in LOADERS_REMOVED and name.endswith("from_pretrained"):
+                    self.report(
+                        kw,
+                        f"{kw.arg}= was removed in transformers 5 and is ignored: {LOADERS_REMOVED[kw.arg]}",
+                    )
+
+
+@register
+class DatasetsLoadMetric(Rule):
+    code = "BPL502"
+    name = "datasets-load-metric"
+    summary = "datasets.load_metric was removed: use evaluate.load"
+    severity = ERROR
+    notebook = NOTEBOOK
+    node_types = (ast.Call, ast.ImportFrom)
+    triggers = ("load_metric",)
+    explanation = """
+## What it does
+Reports `datasets.load_metric(...)` and `from datasets import load_metric` (not reported when the
+project pins datasets below 3).
+
+## Why is this bad?
+`load_metric` was removed in datasets 3.0: the import fails with `ImportError`, typically at
+the end of a training script, when the metrics are computed.
+
+## Example
+```python
+from datasets import load_metric
+metric = load_metric("accuracy")
+```
+
+Use instead:
+```python
+import evaluate
+metric = evaluate.load("accuracy")
+```
+
+## How to fix
+Install `evaluate` and replace `load_metric(name)` with `evaluate.load(name)`.
+"""
+
+    def visit(self, node) -> None:
+        pinned = (self.ctx.options.get("pins") or {}).get("datasets")
+        if pinned is not None and pinned < 3:
+            return
+        if type(node) is ast.ImportFrom:
+            if node.module == "datasets" and any(a.name == "load_metric" for a in node.names):
+                self.report(node, "datasets.load_metric was removed in datasets 3: use evaluate.load")
+        elif isinstance(node.func, ast.Attribute) and self.ctx.callee(node)[0] == "datasets.load_metric":
+            self.report(node.func, "datasets.load_metric was removed in datasets 3: use evaluate.load")
+
+
+@register
+class DeprecatedCudaAmp(Rule):
+    code = "BPL503"
+    name = "deprecated-cuda-amp"
+    summary = "torch.cuda.amp.autocast / GradScaler are deprecated: use torch.amp"
+    severity = WARNING
+    notebook = "notebooks/04_performance.ipynb"
+    node_types = (ast.Call,)
+    triggers = ("cuda.amp",)
+    explanation = """
+## What it does
+Reports calls of `torch.cuda.amp.autocast(...)` and `torch.cuda.amp.GradScaler(...)`, also through
+`from torch.cuda.amp import autocast`.
+
+## Why is this bad?
+Both are deprecated since torch 2.4 (a `FutureWarning` at every call) in favour of the
+device-generic `torch.amp` API, and will be removed.
+
+## Example
+```python
+with torch.cuda.amp.autocast(dtype=torch.bfloat16):
+    loss = model(**batch).loss
+scaler = torch.cuda.amp.GradScaler()
+```
+
+Use instead:
+```python
+with torch.amp.autocast("cuda", dtype=torch.bfloat16):
+    loss = model(**batch).loss
+scaler = torch.amp.GradScaler("cuda")
+```
+
+## How to fix
+Use `torch.amp.autocast("cuda", ...)` and `torch.amp.GradScaler("cuda", ...)`. `--unsafe-fixes`
+rewrites the spelled-out `torch.cuda.amp.X(` form.
+"""
+
+    def visit(self, node: ast.Call) -> None:
+        q, name = self.ctx.callee(node)
+        if q not in (
+            "torch.cuda.amp.autocast",
+            "torch.cuda.amp.GradScaler",
+            "torch.cuda.amp.autocast_mode.autocast",
+            "torch.cuda.amp.grad_scaler.GradScaler",
+        ):
+            return
+        fix = None
+        func = node.func
+        # only without positional arguments: the old first positional is `enabled`/`init_scale`
+        if dotted(func) in ("torch.cuda.amp.autocast", "torch.cuda.amp.GradScaler") and not node.args:
+            edits = [
+                (func.lineno, func.col_offset, func.end_lineno, func.end_col_offset, f"torch.amp.{name}")
+            ]
+            if node.keywords and node.keywords[0].arg is not None:
+                k = node.keywords[0]
+                edits.append((k.lineno, k.col_offset, k.lineno, k.col_offset, '"cuda", '))
+            elif not node.keywords and node.end_lineno == func.end_lineno:
+                edits = [
+                    (
+                        func.lineno,
+                        func.col_offset,
+                        node.end_lineno,
+                        node.end_col_offset,
+                        f'torch.amp.{name}("cuda")',
+                    )
+                ]
+            else:
+                edits = None
+            if edits:
+                fix = Fix(edits, safe=False, title=f'use torch.amp.{name}("cuda", ...)')
+        self.report(
+            node.func, f'torch.cuda.amp.{name} is deprecated: use torch.amp.{name}("cuda", ...)', fix=fix
+        )
