@@ -16,6 +16,7 @@ def test_recipe_changes_one_factor_and_knows_cuda_only_arms():
     assert naive.changed(precision="bf16") == perf.Recipe(precision="bf16")
     assert naive.cuda_only() is None
     assert perf.Recipe(precision="tf32").cuda_only() and perf.Recipe(precision="fp16").cuda_only()
+    assert perf.Recipe(cudnn_attention=False).cuda_only()
 
 
 def test_matmul_parameters_exclude_embeddings():

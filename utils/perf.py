@@ -40,6 +40,8 @@ class Recipe:
     workers: int = 0  # data loader worker processes; pinned memory goes with them on CUDA
     compile: bool = False
     pad_to_multiple_of: int | None = None
+    nan_inf_filter: bool = True  # Trainer's check of every step's loss, which waits for the GPU each step
+    cudnn_attention: bool = True  # SDPA may pick cuDNN kernels on CUDA (off: flash or memory-efficient)
 
     def changed(self, **changes) -> "Recipe":
         return dataclasses.replace(self, **changes)
@@ -50,6 +52,8 @@ class Recipe:
             return "TF32 is a tensor-core mode of NVIDIA GPUs"
         if self.precision == "fp16":
             return "fp16 autocast with a gradient scaler needs CUDA here"
+        if not self.cudnn_attention:
+            return "cuDNN attention is a backend of NVIDIA GPUs"
         return None
 
 
@@ -180,6 +184,7 @@ def train_recipe(
     if cuda:
         torch.cuda.empty_cache()
         enable_tf32(recipe.precision == "tf32")  # explicit in every recipe
+        torch.backends.cuda.enable_cudnn_sdp(recipe.cudnn_attention)
     set_seed(seed)
     model = models.load_model(
         AutoModelForSequenceClassification,
@@ -212,6 +217,7 @@ def train_recipe(
         eval_strategy="no",
         save_strategy="no",
         logging_strategy="no",
+        logging_nan_inf_filter=recipe.nan_inf_filter,
         seed=seed,
         report_to="none",
         disable_tqdm=True,
@@ -233,6 +239,7 @@ def train_recipe(
     steps = clock.step_seconds()
     if cuda:
         enable_tf32(False)  # every recipe is evaluated the same way: fp32 without TF32
+        torch.backends.cuda.enable_cudnn_sdp(True)
     steady, overhead = split_warmup(steps, warmup_steps)
     steady_steps = len(steps) - min(warmup_steps, len(steps) - 1)
     samples_per_s = steady_steps * recipe.batch_size / steady
