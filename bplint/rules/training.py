@@ -69,7 +69,9 @@ trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collat
 
 ## How to fix
 Drop `padding="max_length"` from preprocessing (keep `truncation=True`) and pad per batch with
-`DataCollatorWithPadding` (`pad_to_multiple_of=8` keeps tensor cores busy). Static padding is
+`DataCollatorWithPadding` (`pad_to_multiple_of=8` keeps tensor cores busy). With bf16 SDPA on
+NVIDIA GPUs, cuDNN attention builds a plan for every new shape; length-grouped batches then want a
+coarser multiple (64 in the notebook's H100 run) so that only a few lengths occur. Static padding is
 right only where shapes must be fixed (TPU/XLA, `torch.compile` without dynamic shapes).
 """
 
