@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from utils import generation
+from utils.topics import generation
 
 
 def test_distinct_n_counts_unique_ngrams_over_all_sequences():

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from utils import integrity
+from utils.topics import integrity
 
 
 @pytest.fixture

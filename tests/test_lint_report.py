@@ -1,7 +1,7 @@
 import json
 import sys
 
-from utils import lint_report
+from utils.topics import lint_report
 
 
 def test_parses_a_list_with_top_level_locations():

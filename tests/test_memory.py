@@ -3,7 +3,7 @@ import torch
 from tiny_models import tiny_bert_config
 from transformers import BertForSequenceClassification, set_seed
 
-from utils import memory
+from utils.topics import memory
 
 
 def tiny_bert(attention="sdpa", **overrides):

@@ -2,7 +2,7 @@ import torch
 from tiny_models import tiny_bert_config
 from transformers import BertForSequenceClassification
 
-from utils import perf
+from utils.topics import perf
 
 
 def test_split_warmup_separates_compile_time():

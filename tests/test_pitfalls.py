@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from utils import pitfalls
+from utils.topics import pitfalls
 
 
 @pytest.mark.parametrize("capacity", [1, 2, 3, 37, 64, 100, 1000])

@@ -1,6 +1,6 @@
 import pytest
 
-from utils import preprocessing
+from utils.topics import preprocessing
 
 
 def test_truncate_tokens_sides():

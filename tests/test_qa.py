@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from utils import data, models, qa
+from utils import data, models
+from utils.topics import qa
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from transformers import (
     set_seed,
 )
 
-from utils import quantization
+from utils.topics import quantization
 
 
 @pytest.fixture(scope="module")

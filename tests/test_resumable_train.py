@@ -2,7 +2,7 @@ import shutil
 
 import torch
 
-from utils import resumable_train
+from utils.programs import resumable_train
 
 TINY = [
     "--steps",

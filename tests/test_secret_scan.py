@@ -1,6 +1,6 @@
 import json
 
-from utils import secret_scan
+from utils.topics import secret_scan
 
 # Built at run time so that this file itself holds no token-shaped literal.
 FAKE_HF = "hf_" + "Ab3d" * 9

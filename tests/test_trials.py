@@ -11,7 +11,7 @@ from transformers import (
     set_seed,
 )
 
-from utils import preprocessing, trials
+from utils.topics import preprocessing, trials
 
 
 @pytest.fixture(scope="module")

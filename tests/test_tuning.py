@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from utils import tuning
+from utils.topics import tuning
 
 SPACE = [tuning.Dimension("lr", 1e-5, 1e-3, log=True), tuning.Dimension("wd", 0.0, 0.1)]
 

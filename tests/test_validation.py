@@ -3,7 +3,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, BertConfig
 
 from utils import models
-from utils.validation import Classifier, InvalidInput, Limits, validate_texts
+from utils.topics.validation import Classifier, InvalidInput, Limits, validate_texts
 
 LIMITS = Limits(max_batch=4, max_chars=200, max_tokens=16)
 

@@ -12,7 +12,6 @@ command exits with status 1.
 import argparse
 import ast
 import datetime
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -165,8 +164,6 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = (args.output_dir or REPO_ROOT / "runs" / stamp).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     overrides = dict(args.parameter)
-    # Kernels started by papermill import utils from this checkout, installed or not.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
 
     outcomes = []
     for index, notebook in enumerate(notebooks, 1):
@@ -181,7 +178,3 @@ def main(argv: list[str] | None = None) -> int:
     failed = [outcome for outcome in outcomes if outcome.error]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} notebooks ran; summary: {summary}")
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

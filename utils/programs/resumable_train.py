@@ -4,9 +4,9 @@ Reproducibility experiments need fresh processes (``CUBLAS_WORKSPACE_CONFIG`` mu
 starts) and a process that can be killed mid-run and resumed. Each run writes ``result.json`` with its
 final metrics, a SHA-256 of its final weights and its throughput::
 
-    python -m utils.resumable_train --output-dir runs/a --steps 60 --save-steps 20
-    python -m utils.resumable_train --output-dir runs/a --steps 60 --save-steps 20 --resume
-    python -m utils.resumable_train --output-dir runs/b --deterministic --repeats 2
+    python -m utils.programs.resumable_train --output-dir runs/a --steps 60 --save-steps 20
+    python -m utils.programs.resumable_train --output-dir runs/a --steps 60 --save-steps 20 --resume
+    python -m utils.programs.resumable_train --output-dir runs/b --deterministic --repeats 2
 
 ``--hold-at-step N`` makes the run stop making progress at step N (after writing ``holding``), so
 that a supervisor can kill it at a known point between checkpoints.

@@ -2,7 +2,7 @@
 
 One process per GPU (NCCL), or per CPU process (gloo) where there is no GPU::
 
-    python -m torch.distributed.run --standalone --nproc-per-node 2 -m utils.ddp_bench \\
+    python -m torch.distributed.run --standalone --nproc-per-node 2 -m utils.programs.ddp_bench \\
         --out runs/ddp/ws2 --tasks sampler,throughput --config '{"steps": 5}'
 
 Every rank writes its results to ``<out>/rank<R>.json`` after each task, so the launching process
@@ -563,7 +563,6 @@ def child_env() -> dict[str, str]:
     """The parent's environment (launch settings such as NCCL's stay) plus this repository on the path."""
     env = dict(os.environ)
     env.update(CHILD_ENV)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
@@ -576,7 +575,7 @@ def command(world_size: int, out: Path, tasks: list[str], config: BenchConfig) -
         "--standalone",
         f"--nproc-per-node={world_size}",
         "-m",
-        "utils.ddp_bench",
+        "utils.programs.ddp_bench",
         "--out",
         str(out),
         "--tasks",

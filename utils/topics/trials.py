@@ -17,7 +17,7 @@ from datasets import Dataset
 from transformers import get_scheduler
 
 from utils import measure
-from utils.preprocessing import group_by_length_order
+from utils.topics.preprocessing import group_by_length_order
 
 SAMPLERS = ("random", "sequential", "group_by_length")
 

@@ -1,0 +1,5 @@
+import sys
+
+from utils.run import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Helpers of one topic, each used by one or two notebooks (the module docstring names them)."""
