@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 from tiny_models import tiny_bert_config
-from transformers import BertForSequenceClassification
+from transformers import BertForSequenceClassification, GPT2Config, GPT2LMHeadModel
 
 from utils import measure
 
@@ -30,10 +30,24 @@ def test_real_tokens_ignore_padding():
     assert measure.real_tokens(mask) == 4
 
 
+def test_matmul_parameters_leave_out_embedding_tables():
+    model = BertForSequenceClassification(tiny_bert_config(max_position_embeddings=20))
+    tables = (100 + 20 + 2) * 16  # word, position and token-type embeddings of width 16
+    assert measure.matmul_parameters(model) == sum(p.numel() for p in model.parameters()) - tables
+
+
+def test_a_tied_output_projection_counts_as_a_matrix_product():
+    config = GPT2Config(vocab_size=50, n_positions=8, n_embd=16, n_layer=1, n_head=2)
+    model = GPT2LMHeadModel(config)
+    assert model.lm_head.weight is model.transformer.wte.weight
+    total = sum(p.numel() for p in model.parameters())  # the tied matrix is listed once
+    assert measure.matmul_parameters(model) == total - 8 * 16  # only the position table is a lookup
+
+
 def test_training_flops_formula():
-    assert measure.training_flops(100, 10, num_layers=2, hidden_size=8, seq_len=5) == 10 * (
-        600 + 12 * 2 * 8 * 5
-    )
+    model = BertForSequenceClassification(tiny_bert_config())
+    per_token = 6 * measure.matmul_parameters(model) + 12 * 1 * 16 * 5  # one layer, width 16, length 5
+    assert measure.training_flops(model, tokens=10, seq_len=5) == 10 * per_token
 
 
 def test_matmul_peak_is_a_positive_rate():

@@ -19,25 +19,22 @@ def _version(package: str) -> str | None:
         return None
 
 
-def git_commit() -> str | None:
-    """The repository's commit, with ``-dirty`` appended when tracked files have changed.
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
-    A copy without ``.git`` (an archive, a file sync to another machine) reports ``$BP_GIT_COMMIT``.
+
+def git_state() -> tuple[str | None, bool | None]:
+    """The checkout's full commit, and whether tracked files differ from it.
+
+    A copy without ``.git`` (an archive, a file sync to another machine) reports ``$BP_GIT_COMMIT``,
+    and ``None`` for cleanliness: it cannot be checked there.
     """
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        return _git("rev-parse", "HEAD"), bool(_git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("BP_GIT_COMMIT")
-    return f"{commit}-dirty" if dirty else commit
+        return os.environ.get("BP_GIT_COMMIT"), None
 
 
 def _cpu_model() -> str:
@@ -56,6 +53,7 @@ def capture(seed: int | None = None) -> dict:
     import torch
 
     cuda = torch.cuda.is_available()
+    commit, dirty = git_state()
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -68,18 +66,21 @@ def capture(seed: int | None = None) -> dict:
         "gpu_count": torch.cuda.device_count() if cuda else 0,
         "cuda": torch.version.cuda if cuda else None,
         "libraries": {name: _version(name) for name in LIBRARIES},
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "seed": seed,
     }
 
 
 def describe(environment: dict) -> str:
-    """One line for a verdict: hardware, key library versions and date."""
+    """One line for a verdict: hardware, key library versions, date and commit."""
     hardware = environment["gpu"] or f"CPU ({environment['cpu']}, {environment['torch_threads']} threads)"
     libs = environment["libraries"]
+    commit = environment.get("git_commit") or "unknown commit"
+    state = {True: " with uncommitted changes", None: ""}.get(environment.get("git_dirty"), "")
     return (
         f"{hardware}; torch {libs['torch']}, transformers {libs['transformers']}, "
-        f"Python {environment['python']}; {environment['date'][:10]}"
+        f"Python {environment['python']}; {environment['date'][:10]}; commit {commit[:12]}{state}"
     )
 
 

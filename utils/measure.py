@@ -95,13 +95,29 @@ def real_tokens(attention_mask: torch.Tensor) -> int:
     return int(attention_mask.sum())
 
 
-def training_flops(num_params: int, tokens: int, *, num_layers: int, hidden_size: int, seq_len: int) -> float:
-    """FLOPs of one forward and backward pass over ``tokens`` tokens of a transformer.
+def matmul_parameters(model: torch.nn.Module) -> int:
+    """Parameters that take part in matrix products: all but embedding tables (a lookup does no FLOPs).
 
-    6 per parameter and token for the matrix products, plus 12 * layers * hidden * sequence length
-    per token for attention scores (Chowdhery et al., 2022, appendix B).
+    An output projection tied to the input embedding (GPT-2's ``lm_head``) is a matrix product and counts.
     """
-    return tokens * (6 * num_params + 12 * num_layers * hidden_size * seq_len)
+    lookups = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if output is not None:
+        lookups.discard(id(output.weight))
+    return sum(p.numel() for p in model.parameters() if id(p) not in lookups)
+
+
+def training_flops(model: torch.nn.Module, tokens: float, seq_len: float) -> float:
+    """Model FLOPs of one forward and backward pass over ``tokens`` tokens in sequences of ``seq_len``.
+
+    6 per matrix-product parameter and token, plus 12 * layers * hidden size * sequence length per
+    token for the attention scores (Chowdhery et al., 2022, appendix B). Embedding tables are left
+    out; with a tied output projection (GPT-2), that matrix is counted once, as a matrix product.
+    The one estimator of the suite: every MFU divides this by a measured matmul rate.
+    """
+    config = model.config
+    per_token = 6 * matmul_parameters(model) + 12 * config.num_hidden_layers * config.hidden_size * seq_len
+    return tokens * per_token
 
 
 def matmul_peak_flops(

@@ -1,33 +1,27 @@
-"""Machine-readable results of a notebook run, and the verdicts it reached."""
+"""Machine-readable results of a notebook run, the reference runs they are compared with, and the
+verdict section of a notebook.
 
+``results.json`` (schema version 2) holds the parameters, the environment (hardware, versions, full
+git commit), the metrics, one entry per claim (see :mod:`utils.verdicts`) and a few key figures.
+Reference runs are committed as ``results/NN_topic.json``; those of earlier cards stay in
+``results/<card>/`` (for example ``results/h100/``).
+"""
+
+import dataclasses
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from utils import REPO_ROOT
+from utils import REPO_ROOT, environment
+from utils.verdicts import Verdict, counts, table
 
 RESULTS_FILE = "results.json"
-
-
-@dataclass
-class Verdict:
-    """A claim under test and what the measurements said about it (``held`` is None if untested)."""
-
-    claim: str
-    held: bool | None
-    evidence: str
-
-    @property
-    def status(self) -> str:
-        return {True: "held", False: "did not hold", None: "not tested"}[self.held]
-
-
-def verdict_table(verdicts: list[Verdict]) -> str:
-    """The verdicts as a Markdown table."""
-    rows = ["| claim | verdict | evidence |", "| --- | --- | --- |"]
-    rows += [f"| {v.claim} | **{v.status}** | {v.evidence} |" for v in verdicts]
-    return "\n".join(rows)
+SCHEMA_VERSION = 2
+REFERENCE_DIR = REPO_ROOT / "results"
+SMOKE_BANNER = (
+    "**Smoke profile:** tiny settings on a CPU check that the code runs; these verdicts are not "
+    "evidence for or against the claims. The reference column is the committed GPU run."
+)
 
 
 def output_dir_for(notebook: str, output_dir: str | Path | None = None) -> Path:
@@ -53,19 +47,24 @@ def write_results(
     key_figures: dict[str, str],
     output_dir: str | Path | None = None,
 ) -> Path:
-    """Write ``results.json`` (parameters, environment, metrics, verdicts, key figures); return its path.
+    """Write ``results.json``; return its path.
 
     ``key_figures`` are the few headline numbers, already formatted, that the suite summary lists.
     """
+    ids = [verdict.id for verdict in verdicts]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"each claim gets one verdict; repeated ids in {ids}")
     directory = output_dir_for(notebook, output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / RESULTS_FILE
     document = {
+        "schema_version": SCHEMA_VERSION,
         "notebook": notebook,
+        "profile": parameters.get("profile"),
         "parameters": parameters,
         "environment": environment,
         "metrics": metrics,
-        "verdicts": [asdict(verdict) for verdict in verdicts],
+        "verdicts": [dataclasses.asdict(verdict) for verdict in verdicts],
         "key_figures": key_figures,
     }
     path.write_text(json.dumps(document, indent=2, default=_jsonable) + "\n", encoding="utf-8")
@@ -73,6 +72,47 @@ def write_results(
 
 
 def read_results(path: str | Path) -> dict[str, Any]:
+    """A ``results.json`` with its verdicts as :class:`~utils.verdicts.Verdict` objects."""
     document = json.loads(Path(path).read_text(encoding="utf-8"))
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: results schema version {version!r}, this code reads {SCHEMA_VERSION}")
     document["verdicts"] = [Verdict(**verdict) for verdict in document["verdicts"]]
     return document
+
+
+def reference_path(notebook: str, reference_dir: Path = REFERENCE_DIR) -> Path | None:
+    """The committed reference run of ``notebook``: ``results/<notebook>.json``, else the newest run of
+    an earlier card under ``results/<card>/``; ``None`` if there is none."""
+    current = reference_dir / f"{notebook}.json"
+    if current.is_file():
+        return current
+    earlier = [path for path in reference_dir.glob(f"*/{notebook}.json") if path.is_file()]
+    return max(earlier, key=lambda path: read_results(path)["environment"]["date"], default=None)
+
+
+def verdict_section(
+    notebook: str,
+    verdicts: list[Verdict],
+    env: dict[str, Any],
+    profile: str,
+    reference_dir: Path = REFERENCE_DIR,
+) -> str:
+    """The Markdown of a notebook's verdict cell: where it ran, the counts and the table.
+
+    A smoke run says that it checks the code path only and shows the reference run's states beside
+    its own.
+    """
+    tally = ", ".join(f"{n} {state}" for state, n in counts(verdicts).items())
+    lines = [f"Measured on **{environment.describe(env)}**, profile `{profile}`: {tally}.", ""]
+    reference = None
+    if profile == "smoke":
+        lines += [SMOKE_BANNER, ""]
+        path = reference_path(notebook, reference_dir)
+        if path is not None:
+            document = read_results(path)
+            reference = {verdict.id: verdict for verdict in document["verdicts"]}
+            lines += [f"Reference run: {environment.describe(document['environment'])}.", ""]
+        else:
+            reference = {}
+    return "\n".join([*lines, table(verdicts, reference)])

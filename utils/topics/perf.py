@@ -3,6 +3,7 @@ padding statistics, torch.compile graph counts, optimizer-step timing and a prof
 
 import dataclasses
 import gc
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -14,18 +15,21 @@ from datasets import Dataset
 from transformers import (
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
+    PreTrainedTokenizerBase,
     PrinterCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
     set_seed,
 )
-from transformers.utils import enable_tf32
 
-from utils import measure, models
+from utils import measure, models, numerics, training
+from utils.numerics import SDPA_BACKENDS, NumericState
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 PADDINGS = ("max_length", "dynamic", "group_by_length")
+ATTENTIONS = ("eager", "sdpa")
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +47,18 @@ class Recipe:
     nan_inf_filter: bool = True  # Trainer's check of every step's loss, which waits for the GPU each step
     cudnn_attention: bool = True  # SDPA may pick cuDNN kernels on CUDA (off: flash or memory-efficient)
 
+    def __post_init__(self):
+        for name, allowed in (
+            ("precision", PRECISIONS),
+            ("padding", PADDINGS),
+            ("attention", ATTENTIONS),
+            ("optim", OPTIMIZERS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.batch_size < 1 or self.workers < 0:
+            raise ValueError(f"batch_size must be positive and workers not negative: {self}")
+
     def changed(self, **changes) -> "Recipe":
         return dataclasses.replace(self, **changes)
 
@@ -55,6 +71,28 @@ class Recipe:
         if not self.cudnn_attention:
             return "cuDNN attention is a backend of NVIDIA GPUs"
         return None
+
+    def numeric_state(self) -> NumericState:
+        """The global flags this recipe trains under: TF32 only in the tf32 recipe, every SDPA backend
+        unless cuDNN attention is switched off."""
+        backends = tuple(b for b in SDPA_BACKENDS if self.cudnn_attention or b != "cudnn")
+        return NumericState(tf32=self.precision == "tf32", sdpa_backends=backends)
+
+
+@dataclasses.dataclass
+class RecipeData:
+    """What every recipe trains and is evaluated on.
+
+    ``train_static`` is padded to max length in ``map`` (the static-padding anti-pattern);
+    ``train_dynamic`` is truncated only and padded per batch by the collator.
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+    train_static: Dataset
+    train_dynamic: Dataset
+    test: Dataset
+    num_labels: int
+    model_dir: str | None = None
 
 
 def real_lengths(dataset: Dataset) -> np.ndarray:
@@ -106,12 +144,18 @@ def split_warmup(step_seconds: list[float], warmup: int) -> tuple[float, float]:
 
 
 def padding_stats(loader) -> dict[str, float]:
-    """Real (non-pad) and padded token counts over one pass of a training data loader."""
-    real = total = 0
+    """Samples, real (non-pad) and padded token counts over one pass of a training data loader."""
+    samples = real = total = 0
     for batch in loader:
+        samples += batch["attention_mask"].shape[0]
         real += int(batch["attention_mask"].sum())
         total += batch["attention_mask"].numel()
-    return {"real_tokens": real, "padded_tokens": total, "padding_efficiency": real / max(total, 1)}
+    return {
+        "samples": samples,
+        "real_tokens": real,
+        "padded_tokens": total,
+        "padding_efficiency": real / max(total, 1),
+    }
 
 
 def graph_count() -> int:
@@ -119,26 +163,6 @@ def graph_count() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["stats"]["unique_graphs"])
-
-
-def matmul_parameters(model: torch.nn.Module) -> int:
-    """Parameters that take part in matrix products: all but embedding tables (a lookup does no FLOPs)."""
-    embedded = sum(
-        p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()
-    )
-    return models.count_parameters(model) - embedded
-
-
-def flops_per_token(model: torch.nn.Module, seq_len: float) -> float:
-    """Training FLOPs per token: 6 per matmul parameter plus attention scores (see measure.training_flops)."""
-    config = model.config
-    return measure.training_flops(
-        matmul_parameters(model),
-        1,
-        num_layers=config.num_hidden_layers,
-        hidden_size=config.hidden_size,
-        seq_len=seq_len,
-    )
 
 
 @torch.no_grad()
@@ -155,47 +179,8 @@ def accuracy(model, dataset: Dataset, collator, device: torch.device, batch_size
     return correct / len(dataset)
 
 
-def train_recipe(
-    recipe: Recipe,
-    *,
-    model_dir: str | None,
-    num_labels: int,
-    tokenizer,
-    train_static: Dataset,
-    train_dynamic: Dataset,
-    test: Dataset,
-    epochs: float,
-    learning_rate: float,
-    seed: int,
-    output_dir: str,
-    warmup_steps: int = 5,
-    compile_backend: str = "inductor",
-) -> dict:
-    """Fine-tune the pretrained model with one recipe and measure it.
-
-    ``train_static`` is padded to max length in ``map`` (the static-padding anti-pattern);
-    ``train_dynamic`` is truncated only, padded per batch by the collator. Throughput counts the steady
-    steps after ``warmup_steps`` (compilation lands in the warm-up and is reported separately). The
-    learning rate scales with the square root of the batch size relative to 16.
-    """
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    cuda = device.type == "cuda"
-    gc.collect()  # the previous recipe's trainer and model
-    if cuda:
-        torch.cuda.empty_cache()
-        enable_tf32(recipe.precision == "tf32")  # explicit in every recipe
-        torch.backends.cuda.enable_cudnn_sdp(recipe.cudnn_attention)
-    set_seed(seed)
-    model = models.load_model(
-        AutoModelForSequenceClassification,
-        model_dir,
-        num_labels=num_labels,
-        attn_implementation=recipe.attention,
-    )
-    static = recipe.padding == "max_length"
-    dataset = train_static if static else train_dynamic
-    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=recipe.pad_to_multiple_of)
-    args = TrainingArguments(
+def _training_arguments(recipe: Recipe, *, epochs, learning_rate, seed, output_dir, compile_backend, cuda):
+    return TrainingArguments(
         output_dir=output_dir,
         num_train_epochs=epochs,
         per_device_train_batch_size=recipe.batch_size,
@@ -204,7 +189,6 @@ def train_recipe(
         warmup_steps=0.1,
         bf16=recipe.precision == "bf16",
         fp16=recipe.precision == "fp16",
-        tf32=(recipe.precision == "tf32") if cuda else None,
         use_cpu=not cuda,
         optim=recipe.optim,
         train_sampling_strategy="group_by_length" if recipe.padding == "group_by_length" else "random",
@@ -222,40 +206,100 @@ def train_recipe(
         report_to="none",
         disable_tqdm=True,
     )
-    clock = StepClock(device)
+
+
+def train_recipe(
+    recipe: Recipe,
+    data: RecipeData,
+    *,
+    epochs: float,
+    learning_rate: float,
+    seed: int,
+    output_dir: str,
+    warmup_steps: int = 5,
+    compile_backend: str = "inductor",
+) -> dict:
+    """Fine-tune the pretrained model with one recipe and measure it.
+
+    Every recipe starts from the same numeric state (:meth:`Recipe.numeric_state`, set with torch's
+    own flags and checked when training begins) and from a model seeded with ``seed``. Steady
+    throughput counts the steps after ``warmup_steps``; compilation and other one-off costs land in
+    the warm-up overhead and in the end-to-end rate, which divides all samples by the training wall
+    time. The learning rate scales with the square root of the batch size relative to 16.
+    Accuracy is measured the same way for every recipe: fp32, eager, no TF32.
+    """
+    device = training.device()
+    cuda = device.type == "cuda"
+    gc.collect()  # the previous recipe's trainer and model
+    if cuda:
+        torch.cuda.empty_cache()
+    numerics.ensure(recipe.numeric_state(), reset_compiled=recipe.compile)
+    set_seed(seed)
+    model = models.load_model(
+        AutoModelForSequenceClassification,
+        data.model_dir,
+        num_labels=data.num_labels,
+        attn_implementation=recipe.attention,
+    )
+    args = _training_arguments(
+        recipe,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        seed=seed,
+        output_dir=output_dir,
+        compile_backend=compile_backend,
+        cuda=cuda,
+    )
+    clock, state_check = StepClock(device), numerics.CheckAtTrainBegin(recipe.numeric_state())
     trainer = Trainer(  # noqa: BPL405  throughput measurement
         model=model,
         args=args,
-        train_dataset=dataset,
-        data_collator=collator,
-        processing_class=tokenizer,
-        callbacks=[clock],
+        train_dataset=data.train_static if recipe.padding == "max_length" else data.train_dynamic,
+        data_collator=DataCollatorWithPadding(data.tokenizer, pad_to_multiple_of=recipe.pad_to_multiple_of),
+        processing_class=data.tokenizer,
+        callbacks=[clock, state_check],
     )
     trainer.remove_callback(PrinterCallback)
     pad = padding_stats(trainer.get_train_dataloader())
     graphs_before = graph_count()
     with measure.peak_memory(device) as peak, measure.timed(device) as wall:
         trainer.train()
-    steps = clock.step_seconds()
-    if cuda:
-        enable_tf32(False)  # every recipe is evaluated the same way: fp32 without TF32
-        torch.backends.cuda.enable_cudnn_sdp(True)
-    steady, overhead = split_warmup(steps, warmup_steps)
-    steady_steps = len(steps) - min(warmup_steps, len(steps) - 1)
-    samples_per_s = steady_steps * recipe.batch_size / steady
-    mean_real = pad["real_tokens"] / max(len(steps) * recipe.batch_size, 1)
+    graphs = graph_count() - graphs_before
+    numerics.ensure(NumericState())
+    return {
+        **throughput(clock.step_seconds(), recipe.batch_size, warmup_steps, wall.seconds, pad),
+        "accuracy": accuracy(model, data.test, DataCollatorWithPadding(data.tokenizer), device),
+        "peak memory (GiB)": (peak.cuda_bytes if cuda else peak.rss_bytes) / 2**30,
+        "graphs compiled": graphs,
+        "FLOPs per real token": measure.training_flops(model, 1, pad["real_tokens"] / pad["samples"]),
+        "numeric state": state_check.reading,
+    }
+
+
+def throughput(step_seconds: list[float], batch_size: int, warmup_steps: int, wall: float, pad: dict) -> dict:
+    """Steady and end-to-end rates of a training run from its step times and one epoch's padding stats.
+
+    Real tokens per sample come from one pass over the data (``pad``), whatever the number of epochs.
+    """
+    steady, overhead = split_warmup(step_seconds, warmup_steps)
+    steady_steps = len(step_seconds) - min(warmup_steps, len(step_seconds) - 1)
+    samples_per_s = steady_steps * batch_size / steady
     return {
         "samples/s": samples_per_s,
-        "real tokens/s": samples_per_s * mean_real,
+        "end-to-end samples/s": len(step_seconds) * batch_size / wall,
+        "real tokens/s": samples_per_s * pad["real_tokens"] / pad["samples"],
         "padding efficiency": pad["padding_efficiency"],
-        "accuracy": accuracy(model, test, DataCollatorWithPadding(tokenizer), device),
-        "peak memory (GiB)": (peak.cuda_bytes if cuda else peak.rss_bytes) / 2**30,
+        "steady step (s)": steady / steady_steps,
         "warm-up overhead (s)": overhead,
-        "train wall (s)": wall.seconds,
-        "graphs compiled": graph_count() - graphs_before,
-        "steps": len(steps),
-        "FLOPs per real token": flops_per_token(model, mean_real),
+        "train wall (s)": wall,
+        "steps": len(step_seconds),
     }
+
+
+def break_even_steps(overhead_seconds: float, step_seconds: float, baseline_step_seconds: float) -> float:
+    """Steps after which a one-off cost (compilation) is paid back by faster steps; inf if never."""
+    saving = baseline_step_seconds - step_seconds
+    return overhead_seconds / saving if saving > 0 else math.inf
 
 
 def optimizer_step_seconds(model: torch.nn.Module, *, steps: int = 10, **adamw_kwargs) -> float:
@@ -318,10 +362,11 @@ def top_ops(
 def op_family(name: str) -> str:
     """A coarse class of a profiler op name: matrix multiply, attention, optimizer or other."""
     lowered = name.lower()
-    if any(key in lowered for key in ("gemm", "matmul", "mm", "linear", "cutlass", "sm90_xmma", "nvjet")):
-        return "matmul"
+    # Attention first: fused attention kernels carry matrix-product words in their names too.
     if any(key in lowered for key in ("flash", "attention", "fmha", "sdpa")):
         return "attention"
+    if any(key in lowered for key in ("gemm", "matmul", "mm", "linear", "cutlass", "sm90_xmma", "nvjet")):
+        return "matmul"
     if any(key in lowered for key in ("adam", "foreach", "multi_tensor")):
         return "optimizer"
     return "other (elementwise, norms, copies)"
