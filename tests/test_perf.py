@@ -114,3 +114,14 @@ def test_length_batches_have_growing_lengths():
     batches = perf.length_batches(dataset, collate, count=3, batch_size=4, quantile=0.5)
     widths = [b["input_ids"].shape[1] for b in batches]
     assert widths == sorted(widths) and len(set(widths)) == 3
+
+
+def test_step_speed_times_each_repetition_and_counts_flops():
+    arm = perf.StepArm("MiniLM-L6", batch_size=2, seq_len=16, attention="sdpa")
+    speed = perf.step_speed(arm, num_labels=3, seed=0, steps=2, warmup=1, repeats=2)
+    assert len(speed.timings) == 2 and all(seconds > 0 for seconds in speed.step_seconds())
+    # About 10.9M matrix-product parameters (22.7M less the embedding tables), 32 tokens, 6 layers of width 384.
+    attention = 12 * 6 * 384 * 16 * 32
+    assert 6 * 10e6 * 32 + attention < speed.flops_per_step < 6 * 12e6 * 32 + attention
+    assert all(0 < mfu for mfu in speed.mfu(peak_flops=1e12))
+    speed.step()

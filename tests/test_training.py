@@ -1,4 +1,9 @@
 import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+from tiny_models import tiny_bert_config
+from transformers import BertForSequenceClassification
 
 from utils import data, models, training
 
@@ -21,7 +26,33 @@ def test_tokenize_truncates_and_keeps_labels():
     assert max(len(ids) for ids in encoded["input_ids"]) == 6
 
 
-def test_bf16_flag_is_false_without_cuda():
-    import torch
+@pytest.mark.parametrize(
+    "cuda, bf16, expected", [(False, True, False), (True, False, False), (True, True, True)]
+)
+def test_bf16_only_on_a_cuda_device_with_native_bf16(monkeypatch, cuda, bf16, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16)
+    assert training.bf16_supported() is expected
 
-    assert training.bf16_supported() == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+def test_fixed_budget_trainer_trains_exactly_the_steps_and_evaluates_on_schedule(tmp_path):
+    torch.manual_seed(0)
+    tokenizer = models.load_tokenizer()
+    model = BertForSequenceClassification(tiny_bert_config(vocab_size=tokenizer.vocab_size))
+    rows = Dataset.from_dict({"input_ids": [[101, 2000 + i, 102] for i in range(16)], "label": [0, 1] * 8})
+    trainer = training.fixed_budget_trainer(
+        model,
+        tokenizer,
+        output_dir=tmp_path,
+        train_dataset=rows,
+        eval_dataset=rows,
+        steps=6,
+        batch_size=4,
+        learning_rate=1e-3,
+        seed=0,
+        eval_every=3,
+    )
+    trainer.train()
+    assert trainer.state.global_step == 6
+    assert training.history(trainer.state.log_history, "eval_accuracy")[0] == [3, 6]
+    assert not any(tmp_path.glob("checkpoint-*"))

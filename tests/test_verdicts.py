@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from utils import verdicts
@@ -45,6 +46,11 @@ def test_evidence_and_stored_values():
         "arms": 2,
     }
     assert (verdict.n, verdict.threshold) == (2, "≥ 1.50x")
+
+
+def test_numpy_scalars_and_arrays_are_measured_values():
+    assert verdicts.judge(LOSS, np.float64(0.05)).n == 1
+    assert verdicts.judge(SPEED, np.array([1.6, 1.7])).n == 2
 
 
 def test_a_single_run_is_never_within_noise():

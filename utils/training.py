@@ -1,9 +1,12 @@
 """Small pieces that the notebooks' training runs share."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallback, Trainer, TrainingArguments
 
 
 def device() -> torch.device:
@@ -37,3 +40,50 @@ def history(log_history: list[dict], key: str) -> tuple[list[int], list[float]]:
     """Steps and values of one logged quantity (``"loss"``, ``"eval_accuracy"``, ...) of a Trainer run."""
     points = [(entry["step"], entry[key]) for entry in log_history if key in entry]
     return [step for step, _ in points], [value for _, value in points]
+
+
+def fixed_budget_trainer(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    output_dir: str | Path,
+    train_dataset: Dataset,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    eval_dataset: Dataset | None = None,
+    eval_every: int = 50,
+    compute_metrics: Callable | None = accuracy,
+) -> Trainer:
+    """A ``Trainer`` for exactly ``steps`` optimizer steps: linear decay after 10% warm-up, bf16 where
+    the device supports it, dynamic padding, no checkpoints; evaluated every ``eval_every`` steps
+    when an ``eval_dataset`` is given. The log history is kept; nothing is printed."""
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=64,
+        learning_rate=learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=0.1,
+        eval_strategy="steps" if eval_dataset is not None else "no",
+        eval_steps=eval_every,
+        logging_steps=eval_every,
+        save_strategy="no",
+        bf16=bf16_supported(),
+        dataloader_pin_memory=device().type == "cuda",
+        seed=seed,
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics if eval_dataset is not None else None,
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer

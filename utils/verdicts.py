@@ -15,6 +15,7 @@ the repetitions disagree. A failed verdict carries an explanation computed from 
 
 import dataclasses
 import math
+import numbers
 import operator
 import statistics
 from collections.abc import Sequence
@@ -88,7 +89,7 @@ def claims(*declared: Claim) -> dict[str, Claim]:
 
 
 def _values(measured: float | Sequence[float]) -> list[float]:
-    values = [float(measured)] if isinstance(measured, int | float) else [float(v) for v in measured]
+    values = [float(measured)] if isinstance(measured, numbers.Real) else [float(v) for v in measured]
     if not values:
         raise ValueError("no measured values: use not_tested() for a claim that did not run")
     if any(math.isnan(v) for v in values):

@@ -302,6 +302,84 @@ def break_even_steps(overhead_seconds: float, step_seconds: float, baseline_step
     return overhead_seconds / saving if saving > 0 else math.inf
 
 
+@dataclasses.dataclass(frozen=True)
+class StepArm:
+    """Hand-written training steps (forward, backward, AdamW) of a randomly initialised encoder of a
+    standard shape on one fixed batch of random tokens without padding: what the model costs on the
+    device, without Trainer, data loading or logging."""
+
+    shape: str
+    batch_size: int
+    seq_len: int
+    attention: str = "eager"
+    bf16: bool = False
+    fused: bool = False  # fused AdamW kernel; else the multi-tensor foreach implementation
+    compile_layers: bool = False  # torch.compile each encoder layer (regional compilation)
+
+
+@dataclasses.dataclass
+class StepSpeed:
+    arm: StepArm
+    timings: list[measure.StepTimes]  # one per repetition
+    flops_per_step: float
+    step: Callable[[], None]  # one more training step, for the profiler
+
+    def step_seconds(self) -> list[float]:
+        return [timing.seconds_per_step for timing in self.timings]
+
+    def mfu(self, peak_flops: float) -> list[float]:
+        return [self.flops_per_step / seconds / peak_flops for seconds in self.step_seconds()]
+
+
+def step_speed(
+    arm: StepArm,
+    *,
+    num_labels: int,
+    seed: int,
+    steps: int,
+    warmup: int,
+    repeats: int,
+    compile_backend: str = "inductor",
+) -> StepSpeed:
+    """Time ``repeats`` rounds of ``steps`` training steps of ``arm`` (each after ``warmup`` steps),
+    in plain fp32 numerics (TF32 off) with bf16 autocast where the arm asks for it."""
+    device = training.device()
+    numerics.ensure(NumericState(), reset_compiled=arm.compile_layers)
+    set_seed(seed)
+    config = models.bert_config(arm.shape, num_labels=num_labels, attn_implementation=arm.attention)
+    model = AutoModelForSequenceClassification.from_config(config).to(device)
+    if arm.compile_layers:
+        for layer in model.base_model.encoder.layer:
+            layer.compile(backend=compile_backend)
+    generator = torch.Generator().manual_seed(seed)
+    shape = (arm.batch_size, arm.seq_len)
+    batch = {
+        "input_ids": torch.randint(1000, config.vocab_size, shape, generator=generator),
+        "attention_mask": torch.ones(shape, dtype=torch.long),
+        "labels": torch.randint(0, num_labels, (arm.batch_size,), generator=generator),
+    }
+    batch = {key: value.to(device) for key, value in batch.items()}
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=1e-5, **({"fused": True} if arm.fused else {"foreach": True})
+    )
+    autocast = torch.bfloat16 if arm.bf16 else None
+    timings = [
+        measure.time_training_steps(
+            model, batch, steps=steps, warmup=warmup, optimizer=optimizer, autocast_dtype=autocast
+        )
+        for _ in range(repeats)
+    ]
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=arm.bf16):
+            model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    flops = measure.training_flops(model, arm.batch_size * arm.seq_len, arm.seq_len)
+    return StepSpeed(arm, timings, flops, step)
+
+
 def optimizer_step_seconds(model: torch.nn.Module, *, steps: int = 10, **adamw_kwargs) -> float:
     """Median seconds of one AdamW step over ``model``'s parameters with random gradients."""
     params = [p for p in model.parameters() if p.requires_grad]

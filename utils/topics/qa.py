@@ -143,3 +143,10 @@ def squad_scores(predictions: dict[str, str], examples) -> dict[str, float]:
         exact.append(max(float(normalize_answer(prediction) == normalize_answer(t)) for t in truths))
         f1.append(max(_f1(prediction, t) for t in truths))
     return {"exact_match": 100 * float(np.mean(exact)), "f1": 100 * float(np.mean(f1))}
+
+
+def evaluate(trainer, examples, features) -> dict[str, float]:
+    """Exact match and F1 of ``trainer``'s model on ``examples``, decoded from its ``features`` windows."""
+    inputs = features.remove_columns(["example_id", "offset_mapping"])
+    start_logits, end_logits = trainer.predict(inputs).predictions
+    return squad_scores(decode_answers(examples, features, start_logits, end_logits), examples)
