@@ -1,6 +1,7 @@
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from tiny_models import tiny_gpt2_config
+from transformers import GPT2LMHeadModel
 
 from utils.topics import generation
 
@@ -38,7 +39,7 @@ def test_byte_bpe_round_trips_text_exactly():
 
 def test_timed_generate_returns_new_tokens_and_rate():
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=1, n_head=2)).eval()
+    model = GPT2LMHeadModel(tiny_gpt2_config()).eval()
     inputs = {
         "input_ids": torch.tensor([[1, 2, 3], [4, 5, 6]]),
         "attention_mask": torch.ones(2, 3, dtype=torch.long),
@@ -54,7 +55,7 @@ def test_timed_generate_returns_new_tokens_and_rate():
 
 def test_benchmark_generate_times_repeats_after_warmup():
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=1, n_head=2)).eval()
+    model = GPT2LMHeadModel(tiny_gpt2_config()).eval()
     inputs = {"input_ids": torch.tensor([[1, 2, 3]]), "attention_mask": torch.ones(1, 3, dtype=torch.long)}
     kwargs = dict(max_new_tokens=4, min_new_tokens=4, do_sample=False, pad_token_id=0)
     result = generation.benchmark_generate(model, inputs, warmup=2, repeats=3, **kwargs)

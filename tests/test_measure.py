@@ -2,8 +2,8 @@ import time
 
 import pytest
 import torch
-from tiny_models import tiny_bert_config
-from transformers import BertForSequenceClassification, GPT2Config, GPT2LMHeadModel
+from tiny_models import tiny_bert_config, tiny_gpt2_config
+from transformers import BertForSequenceClassification, GPT2LMHeadModel
 
 from utils import measure
 
@@ -37,7 +37,7 @@ def test_matmul_parameters_leave_out_embedding_tables():
 
 
 def test_a_tied_output_projection_counts_as_a_matrix_product():
-    config = GPT2Config(vocab_size=50, n_positions=8, n_embd=16, n_layer=1, n_head=2)
+    config = tiny_gpt2_config(n_positions=8)
     model = GPT2LMHeadModel(config)
     assert model.lm_head.weight is model.transformer.wte.weight
     total = sum(p.numel() for p in model.parameters())  # the tied matrix is listed once

@@ -120,8 +120,8 @@ def test_step_speed_times_each_repetition_and_counts_flops():
     arm = perf.StepArm("MiniLM-L6", batch_size=2, seq_len=16, attention="sdpa")
     speed = perf.step_speed(arm, num_labels=3, seed=0, steps=2, warmup=1, repeats=2)
     assert len(speed.timings) == 2 and all(seconds > 0 for seconds in speed.step_seconds())
-    # About 10.9M matrix-product parameters (22.7M less the embedding tables), 32 tokens, 6 layers of width 384.
+    # About 10.9M matrix-product parameters (22.7M less the embedding tables), 32 tokens, 6 layers, width 384.
     attention = 12 * 6 * 384 * 16 * 32
     assert 6 * 10e6 * 32 + attention < speed.flops_per_step < 6 * 12e6 * 32 + attention
-    assert all(0 < mfu for mfu in speed.mfu(peak_flops=1e12))
+    assert all(mfu > 0 for mfu in speed.mfu(peak_flops=1e12))
     speed.step()

@@ -86,7 +86,8 @@ def test_evaluate_scores_the_model_outputs_over_all_windows(tokenizer, squad_fil
         def predict(self, inputs):
             assert "offset_mapping" not in inputs.column_names and "example_id" not in inputs.column_names
             start, end = np.full((len(inputs), length), -10.0), np.full((len(inputs), length), -10.0)
-            for index, (s, e) in enumerate(zip(train["start_positions"], train["end_positions"], strict=True)):
+            spans = zip(train["start_positions"], train["end_positions"], strict=True)
+            for index, (s, e) in enumerate(spans):
                 start[index, s] = end[index, e] = 10.0
             return type("Prediction", (), {"predictions": (start, end)})
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, BertConfig
+from tiny_models import tiny_bert_config
+from transformers import AutoModelForSequenceClassification
 
 from utils import models
 from utils.topics.validation import Classifier, InvalidInput, Limits, validate_texts
@@ -47,14 +48,8 @@ def test_invalid_input_is_a_value_error():
 
 def test_classifier_predicts_and_validates(tokenizer):
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=3,
+    config = tiny_bert_config(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_labels=3
     )
     model = AutoModelForSequenceClassification.from_config(config)
     classifier = Classifier(model, tokenizer, LIMITS, labels=["a", "b", "c"])

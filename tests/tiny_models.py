@@ -1,6 +1,6 @@
 """Model configs small enough for unit tests on one CPU thread."""
 
-from transformers import BertConfig
+from transformers import BertConfig, GPT2Config
 
 TINY_BERT = dict(
     vocab_size=100,
@@ -11,7 +11,12 @@ TINY_BERT = dict(
     max_position_embeddings=64,
     num_labels=2,
 )
+TINY_GPT2 = dict(vocab_size=50, n_positions=32, n_embd=16, n_layer=1, n_head=2)
 
 
 def tiny_bert_config(**overrides) -> BertConfig:
     return BertConfig(**{**TINY_BERT, **overrides})
+
+
+def tiny_gpt2_config(**overrides) -> GPT2Config:
+    return GPT2Config(**{**TINY_GPT2, **overrides})
