@@ -55,10 +55,12 @@ def fixed_budget_trainer(
     eval_dataset: Dataset | None = None,
     eval_every: int = 50,
     compute_metrics: Callable | None = accuracy,
+    data_seed: int | None = None,
 ) -> Trainer:
     """A ``Trainer`` for exactly ``steps`` optimizer steps: linear decay after 10% warm-up, bf16 where
     the device supports it, dynamic padding, no checkpoints; evaluated every ``eval_every`` steps
-    when an ``eval_dataset`` is given. The log history is kept; nothing is printed."""
+    when an ``eval_dataset`` is given. ``data_seed`` (default: ``seed``) orders the training batches.
+    The log history is kept; nothing is printed."""
     args = TrainingArguments(
         output_dir=str(output_dir),
         max_steps=steps,
@@ -74,6 +76,7 @@ def fixed_budget_trainer(
         bf16=bf16_supported(),
         dataloader_pin_memory=device().type == "cuda",
         seed=seed,
+        data_seed=data_seed,
         report_to="none",
         disable_tqdm=True,
     )
