@@ -56,9 +56,9 @@ def test_guarded_returns_the_result_or_the_error():
 
 
 def test_transformers_keeps_classifier_bias_not_classifier_out_of_quantization():
-    """The reason BitsAndBytesConfig quantizes a new classification head (transformers 5.0 to 5.24): the
-    default list names the head's last parameter with only ``.weight`` removed. If a transformers
-    release fixes it, this test fails and the notebook's explanation needs revisiting."""
+    """Why BitsAndBytesConfig quantizes a new classification head (the source of transformers 5.0, 5.17
+    and 5.24): the default list names the head's last parameter with only ``.weight`` removed. If a
+    transformers release fixes it, this test fails and the notebook's explanation needs revisiting."""
     assert quantized.default_skip_modules(tiny_classifier()) == ["classifier.bias"]
 
 

@@ -135,13 +135,13 @@ Reports `*ForSequenceClassification`, `*ForTokenClassification`, `*ForQuestionAn
 assigned one) that does not pass `llm_int8_skip_modules` (and has no `**kwargs`).
 
 ## Why is this bad?
-transformers keeps "the last module" out of quantization by default, but in transformers 5 (checked:
-5.0 to 5.24) it names that module by its last parameter with only `.weight` removed: a head ending in
-a bias is listed as `classifier.bias`, which matches no module, so the head is quantized too. A head
-that the checkpoint lacks (a base checkpoint loaded for a new task) is then created as a plain float
-weight inside a bitsandbytes layer, and the first forward pass fails: `AssertionError` in 4-bit,
-`AttributeError: 'Parameter' object has no attribute 'CB'` in 8-bit. A checkpoint that contains the
-head loads, with the 5-row head quantized. Notebook 11 measures both.
+transformers keeps "the last module" out of quantization by default, but transformers 5 (the source
+of 5.0, 5.17 and 5.24) names that module by its last parameter with only `.weight` removed: a head
+ending in a bias is listed as `classifier.bias`, which matches no module, so the head is quantized
+too. A head that the checkpoint lacks (a base checkpoint loaded for a new task) is then created as a
+plain float weight inside a bitsandbytes layer, and the first forward pass fails: `AssertionError` in
+4-bit, `AttributeError: 'Parameter' object has no attribute 'CB'` in 8-bit. A checkpoint that
+contains the head loads it quantized with the other layers. Notebook 11 runs both.
 
 ## Example
 ```python
