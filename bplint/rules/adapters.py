@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from bplint.analysis import has_star_kwargs, keyword
+from bplint.analysis import keyword
 from bplint.registry import WARNING, Rule, register
 from bplint.rules._facts import TrainingFacts
 
@@ -57,6 +57,10 @@ class Bindings:
         return found
 
 
+def _star_kwargs(call: ast.Call) -> bool:
+    return any(kw.arg is None for kw in call.keywords)
+
+
 def _name(ctx, node: ast.AST | None) -> str:
     return (ctx.callee(node)[1] or "") if isinstance(node, ast.Call) else ""
 
@@ -85,7 +89,7 @@ def _missing(ctx, call: ast.Call, name: str) -> bool:
     kw = keyword(call, name)
     if kw is not None:
         return isinstance(kw.value, ast.Constant) and kw.value.value is None
-    return not has_star_kwargs(call)
+    return not _star_kwargs(call)
 
 
 def kbit_config(ctx, bindings: Bindings, node: ast.AST | None) -> ast.Call | None:
