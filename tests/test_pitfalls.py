@@ -49,7 +49,7 @@ def test_lost_update_fraction():
     assert pitfalls.lost_update_fraction(before, before.clone()) == 0.0
 
 
-def test_outcome_records_errors_python_warnings_and_transformers_log_warnings():
+def test_outcome_records_errors_python_warnings_and_transformers_log_warnings(capfd):
     import warnings
 
     from transformers.utils import logging
@@ -64,6 +64,7 @@ def test_outcome_records_errors_python_warnings_and_transformers_log_warnings():
     assert ran.raised is None and ran.result == 3 and not ran.silent
     assert sorted(ran.warnings) == ["FutureWarning: deprecated thing", "a library warning"]
     assert logging.get_verbosity() == logging.ERROR  # restored
+    assert "a library warning" not in capfd.readouterr().err  # collected, not printed
 
     failed = pitfalls.outcome(lambda: [][1])
     assert failed.raised.startswith("IndexError: list index out of range")
@@ -88,6 +89,16 @@ def _batches(count, rows=8, length=6, seed=0):
         }
         for _ in range(count)
     ]
+
+
+def test_logits_are_fp32_on_the_cpu_with_or_without_autocast():
+    model = _tiny_classifier().eval()
+    batch = {"input_ids": torch.tensor([[5, 6, 7]])}
+    plain = pitfalls.logits(model, batch)
+    assert plain.dtype == torch.float32 and plain.shape == (1, 2)
+    autocast = pitfalls.logits(model, batch, torch.bfloat16)
+    assert autocast.dtype == torch.float32
+    assert torch.allclose(plain, autocast, atol=0.05) and not torch.equal(plain, autocast)
 
 
 def test_bf16_weights_lose_small_updates_that_fp32_master_weights_keep():

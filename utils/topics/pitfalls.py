@@ -4,7 +4,7 @@ bf16 rounding of weight updates, and gradient accumulation over micro-batches of
 import contextlib
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,14 +53,19 @@ def _warnings_collected() -> Iterator[list[str]]:
     library = transformers.utils.logging
     verbosity = library.get_verbosity()
     root = library.get_logger()  # the "transformers" logger that every module logger propagates to
+    printing = any(h is library._default_handler for h in root.handlers)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         library.set_verbosity_warning()
+        if printing:
+            library.disable_default_handler()  # collect the warnings, do not print them as well
         root.addHandler(handler)
         try:
             yield collected
         finally:
             root.removeHandler(handler)
+            if printing:
+                library.enable_default_handler()
             library.set_verbosity(verbosity)
             collected.extend(f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}" for w in caught)
 
@@ -78,6 +83,19 @@ def outcome(action: Callable[[], object]) -> Outcome:
         except Exception as error:  # recorded, not handled: which mistakes raise is the measurement
             result, raised = None, f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
     return Outcome(raised, result, collected)
+
+
+def logits(
+    model: PreTrainedModel, batch: Mapping[str, torch.Tensor], autocast_dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """The model's logits for ``batch`` (moved to the model's device), in inference mode and optionally
+    under autocast, as fp32 on the CPU."""
+    device = next(model.parameters()).device
+    autocast = torch.autocast(
+        device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
+    )
+    with torch.inference_mode(), autocast:
+        return model(**{key: value.to(device) for key, value in batch.items()}).logits.float().cpu()
 
 
 def is_out_of_memory(error: BaseException) -> bool:
