@@ -57,7 +57,7 @@ def test_outcome_records_errors_python_warnings_and_transformers_log_warnings():
 
     def noisy():
         warnings.warn("deprecated thing", FutureWarning, stacklevel=1)
-        logging.get_logger("transformers.some_module").warning("a library warning")
+        logging.get_logger("transformers.some_module").warning("\x1b[1ma library warning\x1b[0m\nmore")
         return 3
 
     logging.set_verbosity_error()  # as the notebooks quieten transformers

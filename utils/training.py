@@ -59,24 +59,22 @@ def fixed_budget_trainer(
     batch_size: int,
     learning_rate: float,
     seed: int,
-    eval_dataset: Dataset | dict[str, Dataset] | None = None,
+    eval_dataset: Dataset | None = None,
     eval_every: int = 50,
     compute_metrics: Callable | None = accuracy,
     early_stopping_patience: int | None = None,
 ) -> Trainer:
     """A ``Trainer`` for exactly ``steps`` optimizer steps: linear decay after 10% warm-up, bf16 where
     the device supports it, dynamic padding, no checkpoints; evaluated every ``eval_every`` steps
-    when an ``eval_dataset`` is given (a dict of data sets logs each under its name, e.g.
-    ``eval_test_accuracy``). The log history is kept; nothing is printed.
+    when an ``eval_dataset`` is given. The log history is kept; nothing is printed.
 
     With ``early_stopping_patience``, training stops after that many evaluations in a row without a
     lower validation loss, and the best model is loaded at the end: a checkpoint (weights only) is
-    saved at every evaluation, and only the best and the latest are kept. ``eval_dataset`` must then
-    be one data set, and the checkpoints stay in ``output_dir``.
+    saved at every evaluation, and only the best and the latest are kept; they stay in ``output_dir``.
     """
     stopping = early_stopping_patience is not None
-    if stopping and not isinstance(eval_dataset, Dataset):
-        raise ValueError("early stopping needs one validation data set as eval_dataset")
+    if stopping and eval_dataset is None:
+        raise ValueError("early stopping needs a validation data set as eval_dataset")
     args = TrainingArguments(
         output_dir=str(output_dir),
         max_steps=steps,

@@ -3,6 +3,7 @@ bf16 rounding of weight updates, and gradient accumulation over micro-batches of
 
 import contextlib
 import logging
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ import torch
 import transformers
 from datasets import Dataset
 from transformers import PreTrainedModel, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours in some transformers messages
 
 
 @dataclass
@@ -42,7 +45,8 @@ class _Collect(logging.Handler):
         self.into = into
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.into.append(record.getMessage().splitlines()[0][:200])
+        message = ANSI_ESCAPE.sub("", record.getMessage()).strip()
+        self.into.append(message.splitlines()[0][:200] if message else "")
 
 
 @contextlib.contextmanager
