@@ -62,6 +62,17 @@ def test_known_share_counts_ngrams_seen_in_reference_text():
     assert generation.known_share([[1]], known) == 0.0
 
 
+def test_text_statistics_of_a_loop_and_of_known_text():
+    known = generation.ngrams([[1, 2, 3, 4, 5]], 2)
+    loop = generation.text_statistics([[1, 2, 3, 1, 2, 3, 1, 2, 3]], known)
+    assert loop["distinct-1"] == pytest.approx(3 / 9)
+    assert loop["4-gram repetition rate"] == pytest.approx(1 - 3 / 6)
+    assert loop["known bigrams"] == pytest.approx(6 / 8)  # (3, 1) was never seen
+    fresh = generation.text_statistics([[1, 2, 3, 4], [5, 6, 7, 8]], known)
+    assert fresh["distinct-2"] == 1.0 and fresh["4-gram repetition rate"] == 0.0
+    assert fresh["known bigrams"] == pytest.approx(3 / 6)
+
+
 def _run(tokens, logits):
     return generation.GreedyRun(torch.tensor(tokens), torch.tensor(logits, dtype=torch.float32))
 

@@ -99,6 +99,18 @@ def repetition_rate(sequence: Sequence, n: int = 4) -> float:
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
+def text_statistics(sequences: Sequence[Sequence], known_bigrams: set[tuple]) -> dict[str, float]:
+    """Diversity and repetition of generated (or real) token sequences: distinct-1 and distinct-2 over
+    all sequences, the 4-gram repetition rate averaged over sequences, and the share of bigrams that
+    occur in ``known_bigrams`` (see :func:`known_share`)."""
+    return {
+        "distinct-1": distinct_n(sequences, 1),
+        "distinct-2": distinct_n(sequences, 2),
+        "4-gram repetition rate": sum(repetition_rate(s, 4) for s in sequences) / max(1, len(sequences)),
+        "known bigrams": known_share(sequences, known_bigrams, 2),
+    }
+
+
 @dataclass
 class GenerationTiming:
     sequences: torch.Tensor
