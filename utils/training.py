@@ -62,11 +62,13 @@ def fixed_budget_trainer(
     eval_dataset: Dataset | None = None,
     eval_every: int = 50,
     compute_metrics: Callable | None = accuracy,
+    data_seed: int | None = None,
     early_stopping_patience: int | None = None,
 ) -> Trainer:
     """A ``Trainer`` for exactly ``steps`` optimizer steps: linear decay after 10% warm-up, bf16 where
     the device supports it, dynamic padding, no checkpoints; evaluated every ``eval_every`` steps
-    when an ``eval_dataset`` is given. The log history is kept; nothing is printed.
+    when an ``eval_dataset`` is given. ``data_seed`` (default: ``seed``) orders the training batches.
+    The log history is kept; nothing is printed.
 
     With ``early_stopping_patience``, training stops after that many evaluations in a row without a
     lower validation loss, and the best model is loaded at the end: a checkpoint (weights only) is
@@ -96,6 +98,7 @@ def fixed_budget_trainer(
         bf16=bf16_supported(),
         dataloader_pin_memory=device().type == "cuda",
         seed=seed,
+        data_seed=data_seed,
         report_to="none",
         disable_tqdm=True,
     )
