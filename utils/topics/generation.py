@@ -1,5 +1,6 @@
-"""Text generation: a byte-level BPE tokenizer, packed training blocks, diversity metrics, comparisons of
-generated tokens up to floating-point rounding, and timing of decoding modes."""
+"""Text generation for notebook 10 (and the decoder padding of notebook 09): a byte-level BPE tokenizer,
+packed training blocks, diversity metrics, generations compared up to floating-point rounding, and
+timing of decoding steps and modes."""
 
 import inspect
 from collections.abc import Iterable, Sequence

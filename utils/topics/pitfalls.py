@@ -1,5 +1,5 @@
-"""Helpers for measuring common training pitfalls: which mistakes raise, the largest batch that fits,
-bf16 rounding of weight updates, and gradient accumulation over micro-batches of unequal token counts."""
+"""Pitfalls of notebook 09: which mistakes raise, the largest batch that fits, bf16 rounding of weight
+updates, and gradient accumulation over micro-batches of unequal token counts."""
 
 import contextlib
 import logging
