@@ -4,6 +4,7 @@ machine with two processes, and two "nodes" of one process each joined by a c10d
 import json
 
 import pytest
+import torch
 
 from tests.tiny_models import TINY_BERT
 from utils.programs import ddp_bench
@@ -97,6 +98,27 @@ def test_unknown_arm_and_task_are_rejected_before_any_process_group(tmp_path):
 def test_rank_log_lines_counts_own_prefix_only():
     output = "[rank 0/2] a\n[rank0]:[W reducer.cpp] warning\n[rank 1/2] b\n[rank 0/2] c\nother"
     assert ddp_bench.rank_log_lines(output) == {"0": 2, "1": 1}
+
+
+@pytest.fixture
+def one_process_group(tmp_path):
+    """This test process as a gloo group of one, for the process-side pieces."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    yield ddp_bench.Context(0, 1, 0, torch.device("cpu"), TINY, tmp_path)
+    dist.destroy_process_group()
+
+
+def test_an_arm_that_fails_to_start_is_skipped_and_the_next_one_runs(one_process_group):
+    bench = ddp_bench._BertBench(one_process_group)
+    capped = ddp_bench.Arm(nccl_max_ctas=8)  # no NCCL communicator in a gloo group
+    assert bench.try_wrap(capped)
+    assert bench.wrapped is None
+    assert bench.try_wrap(ddp_bench.ARMS["ddp"]) is None
+    bench.step(ddp_bench.ARMS["ddp"])
+    bench.unwrap()
+    assert all(p.grad is None for p in bench.model.parameters())
 
 
 @pytest.fixture(scope="module")

@@ -615,6 +615,7 @@ class _BertBench:
         if _all_ranks_agree(self.ctx, error is None):
             return None
         self.unwrap()
+        gc.collect()  # a half-built wrapper may live on in a reference cycle, gradient hooks and all
         return error or "failed on another rank"
 
     def unwrap(self) -> None:
