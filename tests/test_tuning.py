@@ -61,6 +61,17 @@ def test_summarise_groups_in_order_of_appearance():
     assert table.loc[1e-4, "std"] == 0 and table.loc[1e-4, "low"] == table.loc[1e-4, "high"]
 
 
+def test_scores_filter_by_settings_in_seed_order():
+    rows = [
+        {"seed": 43, "lr": 1e-3, "clip": None, "validation accuracy": 0.7, "test accuracy": 0.6},
+        {"seed": 42, "lr": 1e-3, "clip": None, "validation accuracy": 0.8, "test accuracy": 0.5},
+        {"seed": 42, "lr": 1e-4, "clip": 1.0, "validation accuracy": 0.9, "test accuracy": 0.4},
+    ]
+    assert tuning.scores(rows, lr=1e-3) == [0.8, 0.7]
+    assert tuning.scores(rows, "test accuracy", clip=None) == [0.5, 0.6]
+    assert tuning.scores(rows, lr=1e-5) == []
+
+
 GAIN = Claim("clipping", "clipping helps", "clipped − unclipped accuracy", 1, ">=", " points", 1)
 
 

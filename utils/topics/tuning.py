@@ -4,6 +4,7 @@ on differences that must stand out from seed noise."""
 import dataclasses
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -95,12 +96,23 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
         return 1.0
     if np.std(a) == 0 and np.std(b) == 0:
         return 0.0 if float(np.mean(a)) != float(np.mean(b)) else 1.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():
+        # Accuracies of a few hundred examples repeat exactly; scipy warns about precision loss when
+        # a group's values are (nearly) all equal, and the p-value is still the right one.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def distinguishable(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> bool:
     """Whether the means of two groups of seeds differ beyond noise (Welch's t-test at ``confidence``)."""
     return welch_p(a, b) < 1 - confidence
+
+
+def scores(rows: Sequence[dict], metric: str = "validation accuracy", **match) -> list[float]:
+    """``metric`` of the trial ``rows`` whose settings equal ``match``, in seed order (so that two
+    settings measured with the same seeds pair up)."""
+    chosen = [row for row in rows if all(row[key] == value for key, value in match.items())]
+    return [row[metric] for row in sorted(chosen, key=lambda row: row["seed"])]
 
 
 def summarise(rows: Sequence[dict], by: str | list[str], metric: str = "validation accuracy") -> pd.DataFrame:
@@ -123,19 +135,21 @@ def judge_gain(
     context: str = "",
     explanation: str = "",
     confidence: float = 0.95,
+    repetitions: str = "seeds",
 ) -> Verdict:
     """The verdict on a claim that ``better`` beats ``worse`` by at least the claim's threshold.
 
-    Both are measured with the same seeds, in the same order; the statistic is their difference per
-    seed, times ``scale`` (100: fractions to points). The claim is held only when, besides the mean
-    difference passing the threshold, Welch's t-test tells the two groups apart at ``confidence``:
-    a difference that seed noise could produce is *not held (within noise)*, with the p-value.
+    Both are measured with the same seeds (or other ``repetitions``), in the same order; the
+    statistic is their difference per seed, times ``scale`` (100: fractions to points). The claim is
+    held only when, besides the mean difference passing the threshold, Welch's t-test tells the two
+    groups apart at ``confidence``: a difference that seed noise could produce is *not held (within
+    noise)*, with the p-value.
     """
     if len(better) != len(worse):
         raise ValueError(f"pair the groups by seed: {len(better)} vs {len(worse)} values")
     differences = [scale * (b - w) for b, w in zip(better, worse, strict=True)]
     p = welch_p(better, worse)
-    noise = f"Welch p = {p:.3f} over {len(better)} seeds each"
+    noise = f"Welch p = {p:.3f} over {len(better)} {repetitions} each"
     verdict = verdicts.judge(
         claim,
         differences,
