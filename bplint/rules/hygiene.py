@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from bplint.registry import ERROR, WARNING, Location, Rule, register
-
-HF_TOKEN = re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9])")
+from bplint.secrets import HF_TOKEN_PATTERN as HF_TOKEN
 
 
 def _output_texts(output: dict):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 
-from bplint.analysis import dotted, has_star_kwargs, keyword
+from bplint.analysis import dotted
 from bplint.registry import WARNING, Rule, register
-from bplint.rules._facts import TrainingFacts, is_model_receiver
+from bplint.rules._facts import MODEL_BASES, TrainingFacts, first, is_model_receiver
+from bplint.semantic import SAME_OBJECT_METHODS
 
 NO_GRAD = frozenset({"no_grad", "inference_mode"})
 PREDICT = frozenset({"argmax", "softmax", "topk", "log_softmax", "sigmoid", "decode", "batch_decode"})
@@ -26,42 +27,55 @@ def _is_no_grad(ctx, expr: ast.AST) -> bool:
     return name in NO_GRAD
 
 
-class _ModelNames:
-    """Names bound to models: ``model``, ``self.model`` and names assigned from
-    ``AutoModel*.from_pretrained(...)`` or from a call of a ``*_model``/``*Model`` function or class."""
+def _derives_model(ctx, cls: ast.ClassDef, depth: int = 0) -> bool:
+    for base in cls.bases:
+        name = ctx.last_name(base) or ""
+        if name in MODEL_BASES or name.endswith("PreTrainedModel"):
+            return True
+        local = ctx.local_class(base)
+        if local is not None and depth < 8 and _derives_model(ctx, local, depth + 1):
+            return True
+    return False
 
-    def __init__(self) -> None:
-        self.names: set[str] = set()
 
-    def note_assign(self, ctx, node: ast.Assign) -> None:
-        v = node.value
-        while (
-            isinstance(v, ast.Call)
-            and isinstance(v.func, ast.Attribute)
-            and v.func.attr in ("eval", "to", "cuda", "half", "bfloat16", "float")
-        ):
-            v = v.func.value  # get_peft_model(...).eval().to(device)
-        if not isinstance(v, ast.Call):
-            return
-        func = v.func
-        model = False
-        if isinstance(func, ast.Attribute) and func.attr == "from_pretrained":
-            recv = func.value
-            model = isinstance(recv, ast.Name | ast.Attribute) and is_model_receiver(ctx.last_name(recv))
-        else:
-            name = ctx.last_name(func) if isinstance(func, ast.Name | ast.Attribute) else None
-            model = bool(name) and (name.endswith("_model") or is_model_receiver(name))
-        if model:
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    self.names.add(t.id)
-
-    def is_model(self, node: ast.AST) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in self.names or node.id == "model"
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-            return node.attr == "model"
+def is_model_value(ctx, expr: ast.AST | None, depth: int = 0) -> bool:
+    """The expression builds a PyTorch model: ``AutoModel*.from_pretrained(...)``, a ``*_model(...)``
+    factory, ``get_peft_model``, ``torch.compile(model)``, an instance of a ``nn.Module`` subclass
+    of the file (through ``.to()``/``.eval()`` and aliases). Data collators, tokenizers, pipelines
+    and TensorFlow/Flax classes are not models."""
+    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and \
+            expr.func.attr in SAME_OBJECT_METHODS:
+        expr = expr.func.value
+    if depth > 8:
         return False
+    if isinstance(expr, ast.Name | ast.Attribute):
+        b = ctx.binding(expr)
+        return b is not None and b.kind == "value" and is_model_value(ctx, b.value, depth + 1)
+    if not isinstance(expr, ast.Call):
+        return False
+    func = expr.func
+    if isinstance(func, ast.Attribute) and func.attr in ("from_pretrained", "from_config"):
+        recv = func.value
+        return isinstance(recv, ast.Name | ast.Attribute) and is_model_receiver(ctx.last_name(recv))
+    if ctx.qualname(func) == "torch.compile":
+        return bool(expr.args) and is_model_value(ctx, expr.args[0], depth + 1)
+    local = ctx.local_class(func)
+    if local is not None:
+        return _derives_model(ctx, local)
+    name = ctx.last_name(func) if isinstance(func, ast.Name | ast.Attribute) else None
+    return bool(name) and (name.endswith("_model") or is_model_receiver(name))
+
+
+def is_model(ctx, node: ast.AST) -> bool:
+    """A callee that is a model: bound to a model value, or spelled ``model``/``self.model`` where
+    nothing says otherwise (a parameter, a name bound elsewhere)."""
+    b = ctx.binding(node)
+    if b is not None and b.kind == "value":
+        return is_model_value(ctx, b.value)
+    if isinstance(node, ast.Name):
+        return node.id == "model"
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+        node.value.id == "self" and node.attr == "model"
 
 
 @register
@@ -114,7 +128,6 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.models = _ModelNames()
         self.protected: set[int] = set()
         self.scopes: dict[int, dict] = {}
 
@@ -135,7 +148,6 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
         t = type(node)
         ctx = self.ctx
         if t is ast.Assign:
-            self.models.note_assign(ctx, node)
             if any(isinstance(tg, ast.Name) and "loss" in tg.id for tg in node.targets):
                 self._scope()["train"] = True
             return
@@ -153,11 +165,11 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
             self._scope()["train"] = True
         elif name in PREDICT:
             self._scope()["predict"] = True
-        elif self.models.is_model(func) and id(node) not in self.protected:
+        elif id(node) not in self.protected and is_model(ctx, func):
             self._scope()["calls"].append(ctx.loc(node))
 
     def finish(self) -> None:
-        if is_test_file(self.ctx.path):
+        if is_test_file(self.ctx.path) or not self.ctx.semantic.torch_only:
             return
         for s in self.scopes.values():
             if s["calls"] and s["predict"] and not s["train"]:
@@ -298,7 +310,7 @@ accumulation: after each step, not after each micro-batch).
             return
         in_loop = [
             loc
-            for _, loc in sorted(facts.steps, key=lambda e: e[0])
+            for loc in (e.loc for e in sorted(facts.steps, key=first))
             if any(c == (loc.cell or 0) and a <= loc.line <= b for c, a, b in self.loops)
         ]
         if in_loop:
@@ -371,16 +383,16 @@ Pass a seeded `torch.Generator` as `generator=` (and a `worker_init_fn` that see
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
-        if not _dataloader(ctx, node) or has_star_kwargs(node):
+        if not _dataloader(ctx, node) or ctx.opaque_kwargs(node):
             return
-        shuffle = keyword(node, "shuffle")
-        workers = keyword(node, "num_workers")
+        shuffle = ctx.kwarg(node, "shuffle")
+        workers = ctx.kwarg(node, "num_workers")
         if shuffle is None or ctx.value(shuffle.value, None) is not True or workers is None:
             return
         n = ctx.value(workers.value, None)
         if type(n) is not int or n <= 0:
             return
-        if any(keyword(node, k) is not None for k in ("generator", "worker_init_fn", "sampler")):
+        if any(ctx.kwarg(node, k) is not None for k in ("generator", "worker_init_fn", "sampler")):
             return
         self.pending.append(ctx.loc(node.func))
 
@@ -432,9 +444,9 @@ Pass `num_workers` (a few per GPU), `pin_memory=True` and `persistent_workers=Tr
         self.pending: list = []
 
     def visit(self, node: ast.Call) -> None:
-        if not _dataloader(self.ctx, node) or has_star_kwargs(node) or len(node.args) > 5:
+        if not _dataloader(self.ctx, node) or self.ctx.opaque_kwargs(node) or len(node.args) > 5:
             return
-        kw = keyword(node, "num_workers")
+        kw = self.ctx.kwarg(node, "num_workers")
         if kw is None or self.ctx.value(kw.value, None) == 0:
             self.pending.append(self.ctx.loc(node.func))
 

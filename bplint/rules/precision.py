@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import ast
 
-from bplint.analysis import has_star_kwargs, keyword
 from bplint.registry import WARNING, Rule, register
-from bplint.rules._facts import TrainingFacts
+from bplint.rules._facts import TrainingFacts, first, training_args
+from bplint.rules._requirements import package_range
 
 NOTEBOOK = "notebooks/04_performance.ipynb"
-
-TRAINING_ARGS = frozenset({
-    "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "ORPOConfig", "KTOConfig",
-    "CPOConfig", "GRPOConfig", "RewardConfig", "PPOConfig", "RLOOConfig", "OnlineDPOConfig", "GKDConfig",
-    "PRMConfig", "BCOConfig", "XPOConfig", "NashMDConfig",
-})
+TRL_BF16_DEFAULT = "0.19"  # TRL's configs default to bf16=True (unless fp16) from this release on
 
 
 @register
@@ -28,10 +23,14 @@ class TrainingArgsWithoutPrecision(Rule):
     node_types = (ast.Call, ast.Attribute)
     explanation = """
 ## What it does
-Reports `TrainingArguments(...)`, `Seq2SeqTrainingArguments(...)` and TRL configs (`SFTConfig`,
-`DPOConfig`, `GRPOConfig`...) that set neither `bf16` nor `fp16`. Any value counts as a decision
-(`bf16=use_bf16` is fine). Not reported: `use_cpu=True` (or a non-literal `use_cpu`), calls with
-`**kwargs`, files that assign `args.bf16`/`args.fp16` later, and projects configured with
+Reports transformers' `TrainingArguments(...)` and `Seq2SeqTrainingArguments(...)` that set
+neither `bf16` nor `fp16`, and TRL configs (`SFTConfig`, `DPOConfig`...) that do not either when
+the document runs with TRL older than 0.19 (later releases default to `bf16=True`). Any value counts
+as a decision (`bf16=use_bf16` is fine). Not reported: other libraries' arguments of the same name
+(setfit's `TrainingArguments` has no precision fields), TensorFlow code, `use_cpu=True` (or a
+non-literal `use_cpu`), calls with `**kwargs` that bplint cannot read, files that assign
+`args.bf16`/`args.fp16` later, files that load the model in bf16/fp16 or quantised
+(`dtype=torch.bfloat16`, `quantization_config=`, `.half()`), and projects configured with
 `cpu-only = true`.
 
 ## Why is this bad?
@@ -54,6 +53,8 @@ decide at run time (`bf16=torch.cuda.is_bf16_supported()`). For CPU-only runs pa
 or set `cpu-only = true` in `[tool.bplint]`.
 """
 
+    collectors = (TrainingFacts,)
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.pending: list = []
@@ -64,19 +65,25 @@ or set `cpu-only = true` in `[tool.bplint]`.
             if node.attr in ("bf16", "fp16") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
             return
-        name = self.ctx.callee(node)[1]
-        if name not in TRAINING_ARGS or has_star_kwargs(node):
+        ctx = self.ctx
+        lib = training_args(ctx, node)
+        if lib is None or ctx.opaque_kwargs(node):
             return
-        if keyword(node, "bf16") is not None or keyword(node, "fp16") is not None:
+        if lib == "trl" and not package_range(ctx, "trl").below(TRL_BF16_DEFAULT):
+            return  # bf16 by default
+        if ctx.kwarg(node, "bf16") is not None or ctx.kwarg(node, "fp16") is not None:
             return
-        cpu = keyword(node, "use_cpu")
-        if cpu is not None and self.ctx.value(cpu.value, None) is not False:
+        cpu = ctx.kwarg(node, "use_cpu")
+        if cpu is not None and ctx.value(cpu.value) is not False:
             return
-        self.pending.append((self.ctx.loc(node.func), name))
+        self.pending.append((ctx.loc(node.func), ctx.callee(node)[1]))
 
     def finish(self) -> None:
-        if self.assigned or self.ctx.options.get("cpu_only"):
+        ctx = self.ctx
+        if self.assigned or ctx.options.get("cpu_only") or ctx.semantic.tensorflow:
             return
+        if ctx.collector(TrainingFacts).low_precision:
+            return  # the model itself is in bf16/fp16 or quantised: training does not run in fp32
         for loc, name in self.pending:
             self.report(loc, f"{name}() without bf16= or fp16= trains in fp32: pass bf16=True (Ampere+ GPUs) "
                         "or fp16=True, or use_cpu=True for CPU runs")
@@ -116,15 +123,16 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
 """
 
     def visit(self, node: ast.Call) -> None:
-        if self.ctx.callee(node)[1] != "Accelerator" or self.ctx.options.get("cpu_only"):
+        ctx = self.ctx
+        if ctx.callee(node)[1] != "Accelerator" or ctx.options.get("cpu_only"):
             return
-        q = self.ctx.callee(node)[0] or ""
+        q = ctx.callee(node)[0] or ""
         if not (q == "Accelerator" or q.startswith("accelerate")):
             return
-        if has_star_kwargs(node) or keyword(node, "mixed_precision") is not None:
+        if ctx.opaque_kwargs(node) or ctx.kwarg(node, "mixed_precision") is not None:
             return
-        cpu = keyword(node, "cpu")
-        if cpu is not None and self.ctx.value(cpu.value, None) is not False:
+        cpu = ctx.kwarg(node, "cpu")
+        if cpu is not None and ctx.value(cpu.value) is not False:
             return
         self.report(node.func, "Accelerator() without mixed_precision= depends on the machine's accelerate "
                     "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
@@ -145,7 +153,8 @@ Reports a hand-written training loop (`.backward()` and `optimizer.step()`) that
 GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`, `torch.device("cuda" ...)`) but never uses
 `torch.autocast` / `torch.amp.autocast` (or a `GradScaler`), an `Accelerator` (which handles
 precision, see BPL302), or an explicit low-precision dtype (`.half()`, `.bfloat16()`,
-`dtype=torch.bfloat16`). Not reported with `cpu-only = true`.
+`dtype=torch.bfloat16`, a quantised model). Not reported with `cpu-only = true`, nor in TensorFlow
+or JAX code.
 
 ## Why is this bad?
 The loop runs every matmul in fp32: on tensor-core GPUs that is typically 2-3x slower and needs
@@ -179,8 +188,10 @@ needs `torch.amp.GradScaler`), or use Accelerate with `mixed_precision="bf16"`.
         facts = self.ctx.collector(TrainingFacts)
         if self.ctx.options.get("cpu_only") or not facts.hand_loop() or not facts.cuda:
             return
+        if not self.ctx.semantic.torch_only:
+            return
         if facts.autocast or facts.low_precision or facts.accelerator:
             return
-        where = min(facts.backward, key=lambda e: e[0])[1]
+        where = min(facts.backward, key=first).loc
         self.report(where, "GPU training loop without torch.autocast runs in fp32: wrap the forward pass in "
                     "torch.autocast('cuda', dtype=torch.bfloat16)")

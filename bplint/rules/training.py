@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import ast
 
-from bplint.analysis import has_star_args, has_star_kwargs, keyword
+from bplint.analysis import MISSING, has_star_args
 from bplint.registry import ERROR, WARNING, Rule, register
-from bplint.rules._facts import TrainingFacts
-from bplint.rules.precision import TRAINING_ARGS
-
-_MISSING = object()
+from bplint.rules._facts import SEEDING_TRAINERS, TrainingFacts, order, training_args
 
 
-def kw_value(ctx, call: ast.Call, name: str, default=_MISSING):
-    """Literal value of keyword ``name``: ``default`` when absent, ``_MISSING`` when not literal."""
-    kw = keyword(call, name)
-    if kw is None:
-        return default
-    return ctx.value(kw.value, _MISSING)
-
-
-def is_training_args(ctx, call: ast.Call) -> bool:
-    return ctx.callee(call)[1] in TRAINING_ARGS
+def strategy(ctx, call: ast.Call, name: str, absent: object) -> object:
+    """A ``*_strategy`` argument, also under its legacy name (``evaluation_strategy``): its literal
+    value, ``absent`` when not given, MISSING when not literal."""
+    legacy = {"eval_strategy": "evaluation_strategy"}.get(name)
+    if legacy and ctx.kwarg(call, name) is None and ctx.kwarg(call, legacy) is not None:
+        name = legacy
+    return ctx.kw_value(call, name, absent)
 
 
 def _tokenizer_like(name: str) -> bool:
@@ -86,12 +80,12 @@ right only where shapes must be fixed (TPU/XLA, `torch.compile` without dynamic 
             name = self.ctx.callee(node)[1] or ""
             if name.endswith("Trainer") or name.startswith("DataCollator") or name == "DataLoader":
                 self.batched = True
-            kw = keyword(node, "padding")
+            kw = self.ctx.kwarg(node, "padding")
             if (
                 kw is not None
-                and self.ctx.value(kw.value, None) == "max_length"
+                and self.ctx.value(kw.value) == "max_length"
                 and _tokenizer_like(name)
-                and keyword(node, "return_tensors") is None
+                and self.ctx.kwarg(node, "return_tensors") is None
             ):
                 self.pending.append(self.ctx.loc(kw))
         elif t is ast.Name:
@@ -150,14 +144,13 @@ or `save_strategy="best"`.
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
-        if (
-            not is_training_args(ctx, node)
-            or kw_value(ctx, node, "load_best_model_at_end", False) is not True
-        ):
+        if training_args(ctx, node) is None:
             return
-        star = has_star_kwargs(node) or has_star_args(node)
-        ev = kw_value(ctx, node, "eval_strategy", _MISSING if star else "no")
-        sv = kw_value(ctx, node, "save_strategy", _MISSING if star else "steps")
+        if ctx.kw_value(node, "load_best_model_at_end", False) is not True:
+            return
+        star = has_star_args(node)
+        ev = strategy(ctx, node, "eval_strategy", MISSING if star else "no")
+        sv = strategy(ctx, node, "save_strategy", MISSING if star else "steps")
         if not isinstance(ev, str) or not isinstance(sv, str) or sv == "best":
             return
         if ev != sv:
@@ -168,8 +161,8 @@ or `save_strategy="best"`.
             )
             return
         if ev == "steps":
-            es = kw_value(ctx, node, "eval_steps", _MISSING)
-            ss = kw_value(ctx, node, "save_steps", _MISSING if star else 500)
+            es = ctx.kw_value(node, "eval_steps", MISSING)
+            ss = ctx.kw_value(node, "save_steps", MISSING if star else 500)
             if type(es) is int and type(ss) is int and es >= 1 and ss >= 1 and ss % es:
                 self.report(
                     node.func,
@@ -212,7 +205,7 @@ Keep `bf16=True` on Ampere or newer GPUs, `fp16=True` on older ones; decide at r
 """
 
     def visit(self, node: ast.Call) -> None:
-        if kw_value(self.ctx, node, "fp16", None) is True and kw_value(self.ctx, node, "bf16", None) is True:
+        if self.ctx.kw_value(node, "fp16") is True and self.ctx.kw_value(node, "bf16") is True:
             self.report(node.func, "fp16=True and bf16=True exclude each other: keep one of them")
 
 
@@ -235,7 +228,8 @@ Reports a literal `use_cache=True` given as a setting (a keyword of `from_pretra
 `from_config`, a `*Config(...)` or training arguments, or an assignment to `*.use_cache`; not a
 forward or `generate` call that uses the cache on purpose) in a file that turns gradient
 checkpointing on (`gradient_checkpointing=True` or
-`.gradient_checkpointing_enable()`).
+`.gradient_checkpointing_enable()`), unless it comes after the last training call (turning the
+cache back on for generation).
 
 ## Why is this bad?
 The key/value cache is useless in training and incompatible with checkpointing: the model
@@ -260,46 +254,61 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
 (`model.config.use_cache = True`) for generation after training.
 """
 
+    collectors = (TrainingFacts,)
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.cache: list = []
+        self.cache: list = []  # (order, location)
         self.checkpointing = False
 
     def visit(self, node) -> None:
         ctx = self.ctx
         if type(node) is ast.Assign:
-            if ctx.value(node.value, None) is True and any(
+            if ctx.value(node.value) is True and any(
                 isinstance(t, ast.Attribute) and t.attr == "use_cache" for t in node.targets
             ):
-                self.cache.append(ctx.loc(node))
+                self.cache.append((order(ctx, node), ctx.loc(node)))
             return
         if (
             ctx.callee(node)[1] == "gradient_checkpointing_enable"
-            or kw_value(ctx, node, "gradient_checkpointing", None) is True
+            or ctx.kw_value(node, "gradient_checkpointing") is True
         ):
             self.checkpointing = True
-        kw = keyword(node, "use_cache")
+        kw = ctx.kwarg(node, "use_cache")
         name = ctx.callee(node)[1] or ""
         # a setting of the model or its config, not a forward/generate call that uses the cache
-        setting = (
-            name.endswith(("from_pretrained", "from_config", "Config", "Arguments")) or name in TRAINING_ARGS
-        )
-        if kw is not None and setting and ctx.value(kw.value, None) is True:
-            self.cache.append(ctx.loc(kw))
+        setting = name.endswith(("from_pretrained", "from_config", "Config", "Arguments")) or \
+            training_args(ctx, node) is not None
+        if kw is not None and setting and ctx.value(kw.value) is True:
+            self.cache.append((order(ctx, node), ctx.loc(kw)))
 
     def finish(self) -> None:
-        if self.checkpointing:
-            for loc in self.cache:
-                self.report(
-                    loc,
-                    "use_cache=True with gradient checkpointing: the cache is switched off anyway "
-                    "and wastes memory; pass use_cache=False for training",
-                )
+        if not self.checkpointing:
+            return
+        events = self.ctx.collector(TrainingFacts).train_events + self.ctx.collector(TrainingFacts).backward
+        last_training = max((e.order for e in events), default=None)
+        for at, loc in self.cache:
+            if last_training is not None and at > last_training:
+                continue  # the cache switched back on for generation after training
+            self.report(
+                loc,
+                "use_cache=True with gradient checkpointing: the cache is switched off anyway "
+                "and wastes memory; pass use_cache=False for training",
+            )
 
 
-def _trainer_calls(node: ast.Call, ctx) -> bool:
-    name = ctx.callee(node)[1] or ""
-    return name.endswith("Trainer") and name[:1].isupper()
+def hf_trainer(ctx, node: ast.Call) -> str | None:
+    """Name of a transformers-style trainer built by this call (transformers, TRL, setfit,
+    sentence-transformers, or a subclass of the file's own), else None (Lightning, a class of the
+    file's own that is not derived from a library trainer)."""
+    facts = ctx.collector(TrainingFacts)
+    if not facts.is_trainer_ctor(node):
+        return None
+    q, name = ctx.callee(node)
+    lib = (q or "").partition(".")[0]
+    if lib in SEEDING_TRAINERS or name in facts.trainer_classes or q == name:
+        return name
+    return None
 
 
 @register
@@ -309,7 +318,7 @@ class TrainingWithoutEvaluation(Rule):
     summary = "Trainer trains without an evaluation set, or with one that is never evaluated"
     severity = WARNING
     notebook = "notebooks/03_hyperparameter_tuning.ipynb"
-    node_types = (ast.Call, ast.Attribute, ast.ClassDef)
+    node_types = (ast.Call, ast.Attribute)
     collectors = (TrainingFacts,)
     triggers = ("Trainer",)
 
@@ -352,42 +361,32 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.trainers: list = []  # (loc, has_eval)
-        self.args: list = []  # eval strategy literal, or _MISSING when unknown
+        self.args: list = []  # eval strategy literal, or MISSING when unknown
         self.assigned = False
         self.evaluated = False
-        self.local: set[str] = set()  # classes of this file not derived from a library trainer
 
     def visit(self, node) -> None:
         ctx = self.ctx
-        if type(node) is ast.ClassDef:
-            if not any((ctx.last_name(b) or "").endswith("Trainer") for b in node.bases
-                       if isinstance(b, ast.Name | ast.Attribute)):
-                self.local.add(node.name)
-            return
         if type(node) is ast.Attribute:
-            if node.attr == "eval_strategy" and isinstance(node.ctx, ast.Store):
+            if node.attr in ("eval_strategy", "evaluation_strategy") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
             return
         if ctx.callee(node)[1] == "evaluate" and isinstance(node.func, ast.Attribute):
             self.evaluated = True
-        elif is_training_args(ctx, node):
-            star = has_star_kwargs(node) or has_star_args(node)
-            self.args.append(_MISSING if star else kw_value(ctx, node, "eval_strategy", "no"))
-        elif _trainer_calls(node, ctx):
+        elif training_args(ctx, node) is not None:
+            self.args.append(MISSING if has_star_args(node) else strategy(ctx, node, "eval_strategy", "no"))
+        elif hf_trainer(ctx, node):
             if any(getattr(s, "name", "").startswith("test") for s in ctx.scopes):
                 return  # a test checks that training runs, not what it learns
-            if has_star_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
+            if ctx.opaque_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
                 return
-            self.trainers.append((ctx.loc(node.func), keyword(node, "eval_dataset") is not None,
-                                  ctx.callee(node)[1]))
+            self.trainers.append((ctx.loc(node.func), ctx.kwarg(node, "eval_dataset") is not None))
 
     def finish(self) -> None:
         if not self.ctx.collector(TrainingFacts).train_events or self.evaluated:
             return
         never = len(self.args) == 1 and self.args[0] == "no" and not self.assigned
-        for loc, has_eval, name in self.trainers:
-            if name in self.local:
-                continue  # a trainer class of its own (not a transformers/TRL Trainer)
+        for loc, has_eval in self.trainers:
             if not has_eval:
                 self.report(
                     loc,
@@ -397,8 +396,8 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
             elif never:
                 self.report(
                     loc,
-                    "eval_dataset is never evaluated during training (eval_strategy is 'no'): set "
-                    "eval_strategy='epoch' or 'steps' in TrainingArguments",
+                    "eval_dataset is never evaluated during training (no eval_strategy, so 'no'): set "
+                    "eval_strategy='epoch' or 'steps' in the training arguments",
                 )
 
 
@@ -413,7 +412,8 @@ class EvaluationWithoutSelection(Rule):
     triggers = ("eval_strategy",)
     explanation = """
 ## What it does
-Reports `TrainingArguments(...)` with a literal `eval_strategy` other than `"no"`, without any
+Reports `TrainingArguments(...)` with a literal `eval_strategy` (or the legacy
+`evaluation_strategy`) other than `"no"`, without any
 `load_best_model_at_end=` and without `**kwargs`, in a file that never mentions
 `EarlyStoppingCallback` nor assigns `*.load_best_model_at_end`.
 
@@ -458,10 +458,10 @@ last checkpoint is intended.
                 self.selected = True
             return
         ctx = self.ctx
-        if not is_training_args(ctx, node) or has_star_kwargs(node) or has_star_args(node):
+        if training_args(ctx, node) is None or ctx.opaque_kwargs(node) or has_star_args(node):
             return
-        ev = kw_value(ctx, node, "eval_strategy", "no")
-        if isinstance(ev, str) and ev != "no" and keyword(node, "load_best_model_at_end") is None:
+        ev = strategy(ctx, node, "eval_strategy", "no")
+        if isinstance(ev, str) and ev != "no" and ctx.kwarg(node, "load_best_model_at_end") is None:
             self.pending.append(ctx.loc(node.func))
 
     def finish(self) -> None:
@@ -490,6 +490,7 @@ class NoDeterminism(Rule):
     severity = WARNING
     notebook = "notebooks/08_reproducibility.ipynb"
     opt_in = True
+    enabled_by = "deterministic"
     node_types = (ast.Call,)
     collectors = (TrainingFacts,)
     triggers = ("train(", "fit(", "backward")  # the file trains
@@ -534,8 +535,8 @@ Call `transformers.enable_full_determinism(seed)` (sets `CUBLAS_WORKSPACE_CONFIG
         if (
             name in ("use_deterministic_algorithms", "enable_full_determinism")
             or name in ARG_PARSERS
-            or keyword(node, "full_determinism") is not None
-            or (name == "set_seed" and keyword(node, "deterministic") is not None)
+            or self.ctx.kwarg(node, "full_determinism") is not None
+            or (name == "set_seed" and self.ctx.kwarg(node, "deterministic") is not None)
         ):
             self.deterministic = True
 

@@ -5,11 +5,10 @@ import json
 
 import bplint_testutil
 import pytest
-from bplint_testutil import run_cli
+from bplint_testutil import lint_source, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bplint.engine import lint_source
 from bplint.sources import MAX_FILE_SIZE
 
 lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)

@@ -12,7 +12,6 @@ lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 @pytest.mark.parametrize("src", [
     'from transformers import TrainingArguments\nTrainingArguments(output_dir="o")',
     'import transformers as tf\ntf.Seq2SeqTrainingArguments("o", num_train_epochs=1)',
-    'from trl import SFTConfig\nSFTConfig(output_dir="o")',
     'from transformers import TrainingArguments as TA\nTA("o", use_cpu=False)',
 ])
 def test_training_args_without_precision(src):
@@ -30,6 +29,28 @@ def test_training_args_without_precision(src):
 ])
 def test_training_args_negatives(src):
     assert codes(src) == []
+
+
+def test_trl_configs_default_to_bf16_from_0_19():
+    src = 'from trl import SFTConfig\nSFTConfig(output_dir="o")'
+    assert codes(src) == []  # any recent TRL: bf16=True unless fp16
+    assert codes(src, pins={"trl": "==0.12.0"}) == ["BPL301"]
+    assert codes(src, pins={"trl": ">=0.19"}) == []
+
+
+@pytest.mark.parametrize("src", [
+    'from setfit import TrainingArguments\nTrainingArguments(output_dir="o")',  # no precision fields
+    'from transformers import TFTrainingArguments, TrainingArguments\nimport tensorflow as tf\n'
+    'TrainingArguments("o")',
+    'from transformers import AutoModel, TrainingArguments\nimport torch\n'
+    'm = AutoModel.from_pretrained(path, dtype=torch.bfloat16)\nTrainingArguments("o")',
+    'from transformers import AutoModel, BitsAndBytesConfig, TrainingArguments\n'
+    'm = AutoModel.from_pretrained(path, quantization_config=BitsAndBytesConfig(load_in_4bit=True))\n'
+    'TrainingArguments("o")',
+    'from transformers import TrainingArguments\nTrainingArguments("o", **{"bf16": True})',
+])
+def test_training_args_other_libraries_and_reduced_precision_models(src):
+    assert codes(src) == [], src
 
 
 def test_cpu_only_option():
