@@ -22,8 +22,13 @@ NOT_MODEL_PREFIXES = ("DataCollator", "Trainer", "TF", "Flax")
 NOT_SEEDS = frozenset({"random.seed", "numpy.random.seed"})
 LOW_PRECISION = frozenset({"bfloat16", "float16", "half", "bf16", "fp16"})
 QUANTIZATION = frozenset({"quantization_config", "load_in_4bit", "load_in_8bit"})
-# Model classes whose checkpoints hold all their weights: from_pretrained initialises nothing at random.
-COMPLETE_MODELS = ("ForCausalLM", "ForMaskedLM", "ForSeq2SeqLM", "LMHeadModel", "ForConditionalGeneration")
+# Task heads that fine-tuning adds to a pretrained body: from_pretrained initialises them at random
+# (the checkpoint of a base model has no such head). Other classes load every weight from the
+# checkpoint (AutoModel, *ForCausalLM, *ForConditionalGeneration...).
+NEW_HEADS = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice",
+             "ForImageClassification", "ForAudioClassification", "ForAudioFrameClassification", "ForAudioXVector",
+             "ForCTC", "ForObjectDetection", "ForSemanticSegmentation", "ForInstanceSegmentation",
+             "ForUniversalSegmentation", "ForVideoClassification", "ForKeypointDetection", "ForDepthEstimation")
 # Training-argument classes: transformers' own (with bf16/fp16 fields), and TRL's configs.
 TRANSFORMERS_ARGS = frozenset({"TrainingArguments", "Seq2SeqTrainingArguments"})
 TRL_CONFIGS = frozenset({
@@ -249,8 +254,8 @@ class TrainingFacts:
                     self.low_precision = True
         if any(kwargs.get(k) is not None and ctx.value(kwargs[k].value) is not False for k in QUANTIZATION):
             self.low_precision = True
-        # a complete language model loaded from a checkpoint gets no new (random) weights
-        if not (name == "from_pretrained" and cls is not None and cls.endswith(COMPLETE_MODELS)):
+        # from_config starts from random weights; from_pretrained only for a new task head
+        if name == "from_config" or (cls is not None and cls.endswith(NEW_HEADS)):
             self.models.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
 
     def _function(self, node: ast.Call, q: str | None, name: str) -> None:
@@ -269,7 +274,8 @@ class TrainingFacts:
         elif name == "BitsAndBytesConfig":
             self.low_precision = True
         elif (q and q.startswith("torch.nn.") and name in NN_LAYERS) or name in self.model_classes or \
-                name == "get_peft_model":
+                name == "get_peft_model" or (q and q.startswith("transformers.") and is_model_receiver(name)):
+            # a layer, a module of the file, adapters, or a transformers model built from its config
             self.models.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
         for kw in node.keywords:
             v = kw.value

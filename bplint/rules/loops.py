@@ -93,12 +93,14 @@ class InferenceWithoutNoGrad(Rule):
         return "model" in text
     explanation = """
 ## What it does
-Reports a forward call of a model (`model(...)`, `self.model(...)`, a name bound to
-`AutoModel*.from_pretrained(...)` or to the result of a `*_model(...)` function) in a function,
-or at module level, whose results are turned into predictions (`argmax`, `softmax`, `topk`,
-`sigmoid`, `decode`) when the call is not inside `with torch.no_grad()` /
-`torch.inference_mode()` (or a function decorated with them) and the same scope does no
-training (`backward`, `step`, `zero_grad`, `.train()`, no `loss`).
+Reports a forward call of a PyTorch model (`model(...)`, `self.model(...)`, a name bound to
+`AutoModel*.from_pretrained(...)`, to a `nn.Module` subclass of the file or to the result of a
+`*_model(...)` function; not a data collator, tokenizer, pipeline or TensorFlow model) in a
+function, or at module level, whose outputs are turned into predictions (`argmax`, `softmax`,
+`topk`, `sigmoid`, `decode`, directly or through the names they are assigned to) when the call
+is not inside `with torch.no_grad()` / `torch.inference_mode()` (or a function decorated with
+them) and the same scope does no training (`backward`, `step`, `zero_grad`, `.train()`, no
+`loss`). TensorFlow and JAX code is not checked.
 `model.generate(...)` is not reported: it disables gradients itself, nor are test modules
 (`test_*.py`, `*_test.py`, `conftest.py`), where the memory of a small forward pass does not matter.
 
@@ -141,15 +143,24 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
         key = id(self.ctx.scope)
         s = self.scopes.get(key)
         if s is None:
-            s = self.scopes[key] = {"calls": [], "predict": False, "train": False}
+            # calls: unprotected forward calls (id, location); flows: assignments of their outputs
+            # (by node id); predicted: forward calls whose outputs reach argmax/softmax/decode...
+            s = self.scopes[key] = {"calls": [], "flows": {}, "predicted": set(), "train": False}
         return s
+
+    def _model_calls(self, expr: ast.AST) -> set[int]:
+        return {id(n) for n in ast.walk(expr) if type(n) is ast.Call and is_model(self.ctx, n.func)}
 
     def visit(self, node) -> None:
         t = type(node)
         ctx = self.ctx
         if t is ast.Assign:
+            scope = self._scope()
             if any(isinstance(tg, ast.Name) and "loss" in tg.id for tg in node.targets):
-                self._scope()["train"] = True
+                scope["train"] = True
+            calls = self._model_calls(node.value)
+            if calls:  # the names bound by this assignment hold forward outputs
+                scope["flows"][id(node)] = calls
             return
         if t is ast.With:
             if any(_is_no_grad(ctx, item.context_expr) for item in node.items):
@@ -164,17 +175,25 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
         if name in TRAINING_MARKS:
             self._scope()["train"] = True
         elif name in PREDICT:
-            self._scope()["predict"] = True
+            scope = self._scope()
+            for n in ast.walk(node):
+                b = ctx.binding(n) if type(n) is ast.Name else None
+                if b is not None and id(b.node) in scope["flows"]:
+                    scope["predicted"].update(scope["flows"][id(b.node)])
+            scope["predicted"].update(self._model_calls(node))
         elif id(node) not in self.protected and is_model(ctx, func):
-            self._scope()["calls"].append(ctx.loc(node))
+            self._scope()["calls"].append((id(node), ctx.loc(node)))
 
     def finish(self) -> None:
         if is_test_file(self.ctx.path) or not self.ctx.semantic.torch_only:
             return
         for s in self.scopes.values():
-            if s["calls"] and s["predict"] and not s["train"]:
+            if s["train"]:
+                continue
+            predicting = [loc for key, loc in s["calls"] if key in s["predicted"]]
+            if predicting:
                 self.report(
-                    s["calls"][0],
+                    predicting[0],
                     "model forward pass for predictions outside torch.no_grad(): autograd "
                     "keeps every activation; wrap it in torch.inference_mode()",
                 )

@@ -97,11 +97,12 @@ class AcceleratorWithoutPrecision(Rule):
     severity = WARNING
     notebook = NOTEBOOK
     triggers = ("Accelerator",)
-    node_types = (ast.Call,)
     explanation = """
 ## What it does
 Reports `accelerate.Accelerator(...)` without `mixed_precision=` (and without `cpu=True` or
-`**kwargs`), unless the project is configured with `cpu-only = true`.
+`**kwargs` that bplint cannot read) in a file that trains through it (`prepare`, `backward`,
+`accumulate`), unless the project is configured with `cpu-only = true`. `Accelerator().device`,
+which only asks for the device, is not reported.
 
 ## Why is this bad?
 Without the argument the precision comes from whatever `accelerate config` or
@@ -122,9 +123,25 @@ accelerator = Accelerator(mixed_precision="bf16")
 Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended.
 """
 
-    def visit(self, node: ast.Call) -> None:
+    node_types = (ast.Call, ast.Attribute)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.pending: list = []
+        self.device_only: set[int] = set()  # Accelerator().device: asked for the device, not for training
+        self.trains = False  # the file prepares models or runs backward through an accelerator
+
+    def visit(self, node) -> None:
         ctx = self.ctx
-        if ctx.callee(node)[1] != "Accelerator" or ctx.options.get("cpu_only"):
+        if type(node) is ast.Attribute:
+            if isinstance(node.value, ast.Call):
+                self.device_only.add(id(node.value))
+            return
+        name = ctx.callee(node)[1]
+        if name in ("prepare", "backward", "prepare_model", "accumulate"):
+            self.trains = True
+            return
+        if name != "Accelerator" or ctx.options.get("cpu_only") or id(node) in self.device_only:
             return
         q = ctx.callee(node)[0] or ""
         if not (q == "Accelerator" or q.startswith("accelerate")):
@@ -134,8 +151,14 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
         cpu = ctx.kwarg(node, "cpu")
         if cpu is not None and ctx.value(cpu.value) is not False:
             return
-        self.report(node.func, "Accelerator() without mixed_precision= depends on the machine's accelerate "
-                    "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
+        self.pending.append(ctx.loc(node.func))
+
+    def finish(self) -> None:
+        if not self.trains:
+            return
+        for loc in self.pending:
+            self.report(loc, "Accelerator() without mixed_precision= depends on the machine's accelerate "
+                        "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
 
 
 @register

@@ -71,9 +71,10 @@ reproducibility) at the top of the script, before any model or data loader is bu
             return
         loop = facts.hand_loop() or not facts.seeding_trainer
         if not loop:
-            if facts.trainer_builds_model or facts.model_init or not facts.models:
+            before = self._random_before_trainer(facts)
+            if facts.trainer_builds_model or facts.model_init or before is None:
                 return  # the trainer seeds in its constructor, before any random weights exist
-            built = where(min(facts.models, key=first))
+            built = where(before)
             msg = (f"Training without a seed: the model built at {built} gets new random weights (a head, "
                    "adapters) before Trainer seeds in its constructor; call transformers.set_seed(seed) "
                    "before building the model")
@@ -81,6 +82,17 @@ reproducibility) at the top of the script, before any model or data loader is bu
             msg = ("Training loop without a seed: call torch.manual_seed(seed) or "
                    "transformers.set_seed(seed) before building the model and data loaders")
         self.report(training, msg)
+
+    @staticmethod
+    def _random_before_trainer(facts: TrainingFacts) -> Event | None:
+        """The first model with new random weights built before a trainer, in the trainer's function
+        (or at module level)."""
+        for trainer in sorted(facts.trainers, key=first):
+            built = [m for m in facts.models
+                     if m.order < trainer.order and (m.scope is trainer.scope or m.scope is None)]
+            if built:
+                return min(built, key=first)
+        return None
 
     def _guarded_only(self, facts: TrainingFacts) -> None:
         """Every seed call depends on a seed option whose default is None: by default, no seed."""
@@ -101,18 +113,19 @@ class SeedAfterModel(Rule):
     triggers = TRIGGERS
     explanation = """
 ## What it does
-Reports a training script or notebook whose first seed call comes after the model was built
-(`from_pretrained` or `from_config` of a model class, `get_peft_model(...)` (new adapter weights),
-a `torch.nn` layer, or a class of the file derived from `nn.Module`/`PreTrainedModel`/
-`LightningModule`), in source order (cell order in a
-notebook), when the `Trainer` gets no `model_init`. Events inside different functions are not
-compared (their call order is unknown). `from_pretrained` of a complete language model
-(`*ForCausalLM`, `*ForMaskedLM`, `*ForSeq2SeqLM`, `*LMHeadModel`) is not a model-building step
-here: the checkpoint holds all its weights, nothing is initialised at random.
+Reports a training script or notebook whose first seed call comes after a model got new random
+weights: `from_pretrained` of a class with a task head that fine-tuning adds
+(`*ForSequenceClassification`, `*ForTokenClassification`, `*ForQuestionAnswering`,
+`*ForImageClassification`, `*ForCTC`...), `from_config` or a transformers model class built from
+its configuration, `get_peft_model(...)` (new adapter weights), a `torch.nn` layer, or a class of
+the file derived from `nn.Module`/`PreTrainedModel`/`LightningModule`; in source order (cell order
+in a notebook), when the `Trainer` gets no `model_init`. Events inside different functions are not
+compared (their call order is unknown). `from_pretrained` of a model whose checkpoint holds all its
+weights (`AutoModel`, `*ForCausalLM`, `*ForConditionalGeneration`...) initialises nothing at random.
 
 ## Why is this bad?
 `from_pretrained` of a model with a new task head (e.g. `AutoModelForSequenceClassification`)
-initialises that head randomly. Seeding afterwards (or letting `Trainer` seed inside `train()`)
+initialises that head randomly. Seeding afterwards (or letting `Trainer` seed when it is created)
 leaves the head, and so the whole run, unreproducible.
 
 ## Example

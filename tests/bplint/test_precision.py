@@ -59,13 +59,18 @@ def test_cpu_only_option():
 
 
 def test_accelerator():
-    assert codes("from accelerate import Accelerator\nAccelerator()") == ["BPL302"]
-    assert codes("import accelerate\naccelerate.Accelerator(gradient_accumulation_steps=2)") == ["BPL302"]
-    assert codes("from accelerate import Accelerator\nAccelerator(mixed_precision='bf16')") == []
-    assert codes("from accelerate import Accelerator\nAccelerator(mixed_precision=mp)") == []
-    assert codes("from accelerate import Accelerator\nAccelerator(**kw)") == []
-    assert codes("from accelerate import Accelerator\nAccelerator(cpu=True)") == []
-    assert codes("from mylib import Accelerator\nAccelerator()") == []
+    train = "\nmodel = acc.prepare(model)\n"
+    assert codes("from accelerate import Accelerator\nacc = Accelerator()" + train) == ["BPL302"]
+    assert codes("import accelerate\nacc = accelerate.Accelerator(gradient_accumulation_steps=2)" + train) == [
+        "BPL302"]
+    assert codes("from accelerate import Accelerator\nacc = Accelerator(mixed_precision='bf16')" + train) == []
+    assert codes("from accelerate import Accelerator\nacc = Accelerator(mixed_precision=mp)" + train) == []
+    assert codes("from accelerate import Accelerator\nacc = Accelerator(**kw)" + train) == []
+    assert codes("from accelerate import Accelerator\nacc = Accelerator(cpu=True)" + train) == []
+    assert codes("from mylib import Accelerator\nacc = Accelerator()" + train) == []
+    # asking for the device, or never training through it: precision does not matter
+    assert codes("from accelerate import Accelerator\ndevice = Accelerator().device" + train) == []
+    assert codes("from accelerate import Accelerator\nacc = Accelerator()\n") == []
 
 
 LOOP = """
