@@ -175,6 +175,11 @@ class Context:
         b = self.semantic.binding_of(node)
         return b.node if b is not None and b.kind == CLASS and isinstance(b.node, ast.ClassDef) else None
 
+    def builds_keywords(self, call: ast.Call) -> bool:
+        """``dict(a=1)``: a call of the builtin that collects keywords for a later call, which
+        rules judge where the keywords are used."""
+        return isinstance(call.func, ast.Name) and call.func.id == "dict" and self.binding(call.func) is None
+
     def kwargs(self, call: ast.Call) -> tuple[dict[str, ast.keyword], bool]:
         """``({name: keyword}, opaque)``: keywords with readable ``**`` dicts expanded, and whether
         a ``**`` argument could not be read. Cached per call node."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bplint import __version__
@@ -128,14 +127,14 @@ def relative(path: str, root: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-@dataclass
 class Discovery:
     """What the paths given on the command line hold."""
 
-    files: list[tuple[str, str]] = field(default_factory=list)  # (path, kind)
-    missing: list[str] = field(default_factory=list)
-    special: list[tuple[str, str]] = field(default_factory=list)  # (path, what it is)
-    excluded: list[tuple[str, str]] = field(default_factory=list)  # (path, pattern), with force-exclude
+    def __init__(self) -> None:
+        self.files: list[tuple[str, str]] = []  # (path, kind)
+        self.missing: list[str] = []
+        self.special: list[tuple[str, str]] = []  # (path, what it is: a named pipe, a device)
+        self.excluded: list[tuple[str, str]] = []  # (path, pattern), with --force-exclude
 
 
 def discover(paths: list[str], config: Config, force_exclude: bool = False) -> Discovery:

@@ -25,10 +25,12 @@ QUANTIZATION = frozenset({"quantization_config", "load_in_4bit", "load_in_8bit"}
 # Task heads that fine-tuning adds to a pretrained body: from_pretrained initialises them at random
 # (the checkpoint of a base model has no such head). Other classes load every weight from the
 # checkpoint (AutoModel, *ForCausalLM, *ForConditionalGeneration...).
-NEW_HEADS = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice",
-             "ForImageClassification", "ForAudioClassification", "ForAudioFrameClassification", "ForAudioXVector",
-             "ForCTC", "ForObjectDetection", "ForSemanticSegmentation", "ForInstanceSegmentation",
-             "ForUniversalSegmentation", "ForVideoClassification", "ForKeypointDetection", "ForDepthEstimation")
+NEW_HEADS = (
+    "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice",
+    "ForImageClassification", "ForAudioClassification", "ForAudioFrameClassification", "ForAudioXVector",
+    "ForCTC", "ForObjectDetection", "ForSemanticSegmentation", "ForInstanceSegmentation",
+    "ForUniversalSegmentation", "ForVideoClassification", "ForKeypointDetection", "ForDepthEstimation",
+)
 # Training-argument classes: transformers' own (with bf16/fp16 fields), and TRL's configs.
 TRANSFORMERS_ARGS = frozenset({"TrainingArguments", "Seq2SeqTrainingArguments"})
 TRL_CONFIGS = frozenset({

@@ -92,6 +92,8 @@ code and pin `revision` to the full commit hash you reviewed.
 """
 
     def visit(self, node: ast.Call) -> None:
+        if self.ctx.builds_keywords(node):
+            return
         kw = self.ctx.kwarg(node, "trust_remote_code")
         if kw is None or self.ctx.value(kw.value) is not True:
             return
@@ -432,6 +434,8 @@ Remove the argument (safetensors is the default) or set it to `True`.
 """
 
     def visit(self, node: ast.Call) -> None:
+        if self.ctx.builds_keywords(node):
+            return
         for kw in self.ctx.kwargs(node)[0].values():
             if kw.arg in ("use_safetensors", "safe_serialization") and self.ctx.value(kw.value, 0) is False:
                 self.report(kw, f"{kw.arg}=False switches to pickle checkpoints that can run code when "

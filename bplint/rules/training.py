@@ -205,6 +205,8 @@ Keep `bf16=True` on Ampere or newer GPUs, `fp16=True` on older ones; decide at r
 """
 
     def visit(self, node: ast.Call) -> None:
+        if self.ctx.builds_keywords(node):
+            return
         if self.ctx.kw_value(node, "fp16") is True and self.ctx.kw_value(node, "bf16") is True:
             self.report(node.func, "fp16=True and bf16=True exclude each other: keep one of them")
 

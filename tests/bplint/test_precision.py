@@ -63,8 +63,9 @@ def test_accelerator():
     assert codes("from accelerate import Accelerator\nacc = Accelerator()" + train) == ["BPL302"]
     assert codes("import accelerate\nacc = accelerate.Accelerator(gradient_accumulation_steps=2)" + train) == [
         "BPL302"]
-    assert codes("from accelerate import Accelerator\nacc = Accelerator(mixed_precision='bf16')" + train) == []
-    assert codes("from accelerate import Accelerator\nacc = Accelerator(mixed_precision=mp)" + train) == []
+    head = "from accelerate import Accelerator\n"
+    assert codes(head + "acc = Accelerator(mixed_precision='bf16')" + train) == []
+    assert codes(head + "acc = Accelerator(mixed_precision=mp)" + train) == []
     assert codes("from accelerate import Accelerator\nacc = Accelerator(**kw)" + train) == []
     assert codes("from accelerate import Accelerator\nacc = Accelerator(cpu=True)" + train) == []
     assert codes("from mylib import Accelerator\nacc = Accelerator()" + train) == []
