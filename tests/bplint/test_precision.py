@@ -61,8 +61,8 @@ def test_cpu_only_option():
 def test_accelerator():
     train = "\nmodel = acc.prepare(model)\n"
     assert codes("from accelerate import Accelerator\nacc = Accelerator()" + train) == ["BPL302"]
-    assert codes("import accelerate\nacc = accelerate.Accelerator(gradient_accumulation_steps=2)" + train) == [
-        "BPL302"]
+    grad = "import accelerate\nacc = accelerate.Accelerator(gradient_accumulation_steps=2)"
+    assert codes(grad + train) == ["BPL302"]
     head = "from accelerate import Accelerator\n"
     assert codes(head + "acc = Accelerator(mixed_precision='bf16')" + train) == []
     assert codes(head + "acc = Accelerator(mixed_precision=mp)" + train) == []

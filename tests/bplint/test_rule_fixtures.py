@@ -63,7 +63,8 @@ def found(path: Path) -> list[tuple]:
     findings = lint_document(str(path), path.read_bytes(), config=config)
     assert not [f for f in findings if f.code == "BPL900"], findings
     codes = checked_codes(path)
-    return sorted((f.code, f.cell, f.line, f.col + 1, _safety(f), f.message) for f in findings if f.code in codes)
+    return sorted((f.code, f.cell, f.line, f.col + 1, _safety(f), f.message)
+                  for f in findings if f.code in codes)
 
 
 def _safety(f) -> str | None:
@@ -86,7 +87,8 @@ def update(path: Path) -> None:
     if path.suffix == ".ipynb":
         nb = json.loads(path.read_text(encoding="utf-8"))
         nb["cells"] = [c for c in nb["cells"] if not "".join(c["source"]).startswith(HEADER)]
-        nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": [line + "\n" for line in block]})
+        source = [line + "\n" for line in block]
+        nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": source})
         path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
         return
     text = path.read_text(encoding="utf-8")
