@@ -47,6 +47,14 @@ def test_coding_cookie_is_honoured():
     assert [f.code for f in lint(data)] == ["BPL204"]
 
 
+def test_unknown_coding_cookie_is_a_parse_error():
+    # Python refuses such a file ("unknown encoding"), even when its bytes are valid UTF-8
+    (f,) = lint(b"# -*- coding: no-such-codec -*-\nimport pickle\npickle.load(f)\n")
+    assert f.code == "BPL000" and "unknown encoding in the coding declaration: 'no-such-codec'" in f.message
+    (f,) = lint(b"#!/usr/bin/env python\n# coding: latin-1\nx = '\xe9'\n\x00")
+    assert f.code == "BPL000" and "binary" in f.message
+
+
 def test_bad_cell_source_type():
     doc = {"cells": [{"cell_type": "code", "source": [1, 2]},
                      {"cell_type": "code", "source": "import pickle\npickle.load(f)"}]}
