@@ -9,15 +9,16 @@ bindings that reach that call.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from bplint.registry import Finding, Fix, Location, Rule
 from bplint.semantic import CLASS, DEF, MISSING, Binding, SemanticModel, dotted
+from bplint.sources import Install
 
 __all__ = ["MISSING", "Context", "dotted", "has_star_args", "keyword"]
 
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+Push = Callable[[Any], None]  # puts a node (or a walk instruction) on the walker's stack
 # Fields that never hold child nodes worth visiting (names, operators, expression contexts).
 _SKIP_FIELDS = frozenset({"ctx", "op", "id", "attr", "kind", "type_comment", "conversion", "is_async",
                           "simple", "level", "module", "name", "arg", "type_ignores", "names"})
@@ -25,7 +26,7 @@ _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _MUTATORS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__"})
 
 
-def _child_fields(t: type) -> tuple[str, ...]:
+def _child_fields(t: type[ast.AST]) -> tuple[str, ...]:
     fields = _CHILD_FIELDS.get(t)
     if fields is None:
         fields = _CHILD_FIELDS[t] = tuple(f for f in t._fields if f not in _SKIP_FIELDS)
@@ -49,7 +50,7 @@ class _Marker:
 
     __slots__ = ("action", "node")
 
-    def __init__(self, action, node) -> None:
+    def __init__(self, action: Callable[[Any], None], node: ast.AST) -> None:
         self.action = action
         self.node = node
 
@@ -69,9 +70,9 @@ class Context:
         self.scopes: list[ast.AST] = []  # enclosing functions (and lambdas), innermost last
         # Documents other than Python code; filled in by the reader.
         self.requirements: list[tuple[int, int, str]] = []
-        self.installs: list = []
-        self.pyproject: dict | None = None
-        self.notebook: dict | None = None  # the parsed notebook JSON (notebooks only)
+        self.installs: list[Install] = []
+        self.pyproject: dict[str, Any] | None = None
+        self.notebook: dict[str, Any] | None = None  # the parsed notebook JSON (notebooks only)
         # Source lines of the document (key None) or of each notebook cell, for character columns,
         # and the columns that IPython prompts (``>>> ``) took from the start of some lines.
         self.lines: dict[int | None, list[str]] = {}
@@ -88,11 +89,11 @@ class Context:
                     self._collectors[c] = c(self)
             self.rules.append(r(self))
         self._failed: set[str] = set()
-        self._dispatch: dict[type, list] = {}
+        self._dispatch: dict[type, list[Callable[[Any], None]]] = {}
         self._build_dispatch()
 
     # -- reporting ---------------------------------------------------------------------------
-    def loc(self, node) -> Location:
+    def loc(self, node: Any) -> Location:
         if isinstance(node, Location):
             return node
         line = getattr(node, "lineno", 1) or 1
@@ -109,7 +110,7 @@ class Context:
                 col = len(text.encode("utf-8")[:col].decode("utf-8", "ignore"))
         return col + self.prompt_cols.get((cell, line), 0)
 
-    def add(self, code: str, message: str, where, cell: int | None = None, fix: Fix | None = None,
+    def add(self, code: str, message: str, where: Any, cell: int | None = None, fix: Fix | None = None,
             char_columns: bool = False) -> None:
         """Record a finding at an AST node or a location (byte columns, unless ``char_columns``)."""
         loc = self.loc(where)
@@ -142,7 +143,7 @@ class Context:
     def callee(self, call: ast.Call) -> tuple[str | None, str | None]:
         """``(qualified name, last name)`` of a call's callee, computed once per call node (when
         the walk reaches it, with the bindings that reach it)."""
-        cached = getattr(call, "_bplint_callee", None)
+        cached: tuple[str | None, str | None] | None = getattr(call, "_bplint_callee", None)
         if cached is None:
             func = call.func
             q = self.qualname(func)
@@ -183,7 +184,7 @@ class Context:
     def kwargs(self, call: ast.Call) -> tuple[dict[str, ast.keyword], bool]:
         """``({name: keyword}, opaque)``: keywords with readable ``**`` dicts expanded, and whether
         a ``**`` argument could not be read. Cached per call node."""
-        cached = getattr(call, "_bplint_kwargs", None)
+        cached: tuple[dict[str, ast.keyword], bool] | None = getattr(call, "_bplint_kwargs", None)
         if cached is None:
             cached = call._bplint_kwargs = self.semantic.keywords(call)  # type: ignore[attr-defined]
         return cached
@@ -218,7 +219,7 @@ class Context:
             self.semantic.prescan(trees)
 
     def _build_dispatch(self) -> None:
-        dispatch: dict[type, list] = {}
+        dispatch: dict[type, list[Callable[[Any], None]]] = {}
         for coll in self._collectors.values():
             for t in coll.node_types:
                 dispatch.setdefault(t, []).append(coll.visit)
@@ -229,7 +230,7 @@ class Context:
                 dispatch.setdefault(t, []).append(rule.visit)
         self._dispatch = dispatch
 
-    def _rule_failed(self, rule: Rule, exc: BaseException, where=None) -> None:
+    def _rule_failed(self, rule: Rule, exc: BaseException, where: Any = None) -> None:
         self._failed.add(rule.code)
         self.add("BPL900", f"internal error in rule {rule.code} ({rule.name}): "
                  f"{type(exc).__name__}: {exc}"[:300], where if where is not None else Location(1, 0))
@@ -239,7 +240,7 @@ class Context:
         self.cell = cell
         if not self.rules:
             return
-        stack: list = [tree]
+        stack: list[Any] = [tree]
         pop = stack.pop
         push = stack.append
         structure = self._structure
@@ -279,21 +280,21 @@ class Context:
 
     # Structural nodes: the order in which their parts are visited and when names are bound. Each
     # returns True when it pushed the children itself.
-    def _push_all(self, nodes, push) -> None:
+    def _push_all(self, nodes: list[Any], push: Push) -> None:
         for n in reversed(nodes):
             if n is not None:
                 push(n)
 
-    def _enter_function(self, node) -> None:
+    def _enter_function(self, node: Any) -> None:
         self.semantic.push("function", node)
         self.semantic.bind_params(node.args, node)
         self.scopes.append(node)
 
-    def _exit_function(self, node) -> None:
+    def _exit_function(self, node: Any) -> None:
         self.semantic.pop()
         self.scopes.pop()
 
-    def _function(self, node, push) -> bool:
+    def _function(self, node: Any, push: Push) -> bool:
         args = node.args
         body = node.body if isinstance(node.body, list) else [node.body]
         push(_Marker(self._exit_function, node))
@@ -305,21 +306,21 @@ class Context:
         self._push_all([*args.defaults, *args.kw_defaults], push)
         return True
 
-    def _bind_def(self, node) -> None:
+    def _bind_def(self, node: Any) -> None:
         self.semantic.bind(node.name, Binding(DEF, node))
 
-    def _class(self, node, push) -> bool:
+    def _class(self, node: Any, push: Push) -> bool:
         push(_Marker(self._exit_class, node))
         self._push_all(node.body, push)
         push(_Marker(lambda n: self.semantic.push("class", n), node))
         self._push_all([*node.decorator_list, *node.bases, *node.keywords], push)
         return True
 
-    def _exit_class(self, node) -> None:
+    def _exit_class(self, node: Any) -> None:
         self.semantic.pop()
         self.semantic.bind(node.name, Binding(CLASS, node))
 
-    def _comprehension(self, node, push) -> bool:
+    def _comprehension(self, node: Any, push: Push) -> bool:
         push(_Marker(lambda n: self.semantic.pop(), node))
         if isinstance(node, ast.DictComp):
             self._push_all([node.key, node.value], push)
@@ -332,14 +333,14 @@ class Context:
         push(_Marker(lambda n: self.semantic.push("comprehension", n), node))
         return True
 
-    def _bind_loop_target(self, node) -> None:
+    def _bind_loop_target(self, node: Any) -> None:
         self.semantic.bind_target(node.target, None, node)
 
-    def _assign(self, node, push) -> bool:
+    def _assign(self, node: Any, push: Push) -> bool:
         push(_Marker(self._bind_assign, node))
         return False  # the generic walk pushes the children, which pop before the marker
 
-    def _bind_assign(self, node) -> None:
+    def _bind_assign(self, node: Any) -> None:
         t = type(node)
         if t is ast.Assign:
             for target in node.targets:
@@ -353,32 +354,32 @@ class Context:
         elif t is ast.withitem and node.optional_vars is not None:
             self.semantic.bind_target(node.optional_vars, None, node)
 
-    def _for(self, node, push) -> bool:
+    def _for(self, node: Any, push: Push) -> bool:
         self._push_all([*node.body, *node.orelse], push)
         push(_Marker(self._bind_loop_target, node))
         push(node.iter)
         push(node.target)
         return True
 
-    def _import(self, node, push) -> bool:
+    def _import(self, node: Any, push: Push) -> bool:
         self.semantic.bind_import(node)
         return True
 
-    def _global(self, node, push) -> bool:
+    def _global(self, node: Any, push: Push) -> bool:
         self.semantic.declare_global(node.names)
         return True
 
-    def _except(self, node, push) -> bool:
+    def _except(self, node: Any, push: Push) -> bool:
         if node.name:
             self.semantic.bind(node.name, Binding("unknown", node))
         return False
 
-    def _subscript(self, node, push) -> bool:
+    def _subscript(self, node: Any, push: Push) -> bool:
         if isinstance(node.ctx, ast.Store | ast.Del):
             self.semantic.mark_mutated(node.value)
         return False
 
-    def _call(self, node, push) -> bool:
+    def _call(self, node: Any, push: Push) -> bool:
         func = node.func
         if type(func) is ast.Attribute and func.attr in _MUTATORS:
             self.semantic.mark_mutated(func.value)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from bplint.config import Config
+    from bplint.registry import Finding
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,7 +175,7 @@ def _usage(message: str) -> int:
     return 2
 
 
-def _finish(args: Any, results: list, report: _Report, changed: int, linted: int) -> int:
+def _finish(args: Any, results: list[tuple[str, Finding]], report: _Report, changed: int, linted: int) -> int:
     from bplint.output import render
 
     report.write(render(args.format, results, args.statistics, args.show_fixes, linted))
@@ -227,7 +228,7 @@ class _StderrReport(_Report):
         sys.stderr.write(text)
 
 
-def _edit(files: list, config: Config, args: Any, report: _Report) -> int:
+def _edit(files: list[tuple[str, str]], config: Config, args: Any, report: _Report) -> int:
     """Apply (``--fix``, ``--add-noqa``) or print (``--diff``) edits; returns the files changed."""
     from bplint.fixes import add_noqa_source, fix_source, unified_diff
     from bplint.sources import read_bytes

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from bplint.config import Config
 
 PARALLEL_THRESHOLD = 64
+# (path, kind, content or None to read it, options, cache directory or None, cache salt)
+WorkItem = tuple[str, str, bytes | None, dict[str, Any], str | None, str]
 
 
 class Analysis:
@@ -42,11 +44,11 @@ class Analysis:
         self.noqa = noqa or []
         self.disabled = disabled or []
 
-    def to_json(self) -> list:
+    def to_json(self) -> list[Any]:
         return [[f.to_list() for f in self.findings], [d.to_list() for d in self.noqa], self.disabled]
 
     @classmethod
-    def from_json(cls, data: list) -> Analysis:
+    def from_json(cls, data: list[Any]) -> Analysis:
         findings, noqa, disabled = data
         return cls([Finding.from_list(x) for x in findings], [Noqa(*x) for x in noqa], disabled)
 
@@ -81,10 +83,10 @@ def _analyse(path: str, kind: str, data: bytes, options: dict[str, Any]) -> Anal
     return Analysis(findings, noqa, disabled)
 
 
-def _map_to_file(findings: list[Finding], line_map: dict) -> None:
+def _map_to_file(findings: list[Finding], line_map: dict[int, tuple[int, list[int]]]) -> None:
     """Attach positions in the .ipynb file to notebook findings (standard layout only)."""
     for f in findings:
-        entry = line_map.get(f.cell)
+        entry = line_map.get(f.cell) if f.cell is not None else None
         if entry is None:
             continue
         base, cols = entry
@@ -235,7 +237,7 @@ def _code_fingerprint() -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def _analyse_file(item: tuple[str, str, bytes | None, dict[str, Any], str | None, str]) -> Analysis:
+def _analyse_file(item: WorkItem) -> Analysis:
     """Analyse one file, through the cache when there is one (runs in worker processes too)."""
     path, kind, data, options, cache_dir, salt = item
     if data is None:
@@ -293,7 +295,7 @@ def run(files: list[tuple[str, str]], config: Config, use_cache: bool = True,
     return out
 
 
-def _parallel(items: list) -> list[Analysis]:
+def _parallel(items: list[WorkItem]) -> list[Analysis]:
     try:
         from concurrent.futures import ProcessPoolExecutor
 

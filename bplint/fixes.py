@@ -36,7 +36,7 @@ def _lines(text: str) -> list[str]:
     return _LINE.findall(text)
 
 
-def _standard_lines(source: list) -> bool:
+def _standard_lines(source: list[str]) -> bool:
     """One JSON string per line, as Jupyter writes: every element but the last ends with \\n."""
     for s in source:
         if "\r" in s or s.count("\n") > 1 or ("\n" in s and not s.endswith("\n")):
@@ -70,13 +70,14 @@ def apply_edits(text: str, edits: list[Edit]) -> str | None:
     return out
 
 
-def _layout(nb: dict, text: str) -> Callable[[Any], str] | None:
+def _layout(nb: dict[str, Any], text: str) -> Callable[[Any], str] | None:
     """Serialiser that reproduces this notebook file exactly, or None."""
     for sort_keys in (True, False):
         for ascii_ in (False, True):
             for indent in (1, 2):
                 for tail in ("\n", ""):
-                    def dump(obj, s=sort_keys, a=ascii_, i=indent, t=tail):
+                    def dump(obj: Any, s: bool = sort_keys, a: bool = ascii_, i: int = indent,
+                             t: str = tail) -> str:
                         return json.dumps(obj, indent=i, sort_keys=s, ensure_ascii=a) + t
                     if dump(nb) == text:
                         return dump

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from bplint.analysis import Context
 
 ERROR = "error"
 WARNING = "warning"
@@ -77,7 +80,7 @@ class Finding:
     __slots__ = ("cell", "code", "col", "end_col", "end_line", "file_pos", "fix", "line", "message")
 
     def __init__(self, code: str, message: str, line: int, col: int, end_line: int, end_col: int,
-                 cell: int | None = None, file_pos: list | tuple | None = None,
+                 cell: int | None = None, file_pos: list[int] | tuple[int, ...] | None = None,
                  fix: Fix | None = None) -> None:
         self.code = code
         self.message = message
@@ -89,13 +92,13 @@ class Finding:
         self.file_pos = tuple(file_pos) if file_pos else None
         self.fix = fix
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[Any]:
         fix = [self.fix.edits, self.fix.safe, self.fix.title] if self.fix else None
         return [self.code, self.message, self.line, self.col, self.end_line, self.end_col, self.cell,
                 list(self.file_pos) if self.file_pos else None, fix]
 
     @classmethod
-    def from_list(cls, data: list) -> Finding:
+    def from_list(cls, data: list[Any]) -> Finding:
         *head, fix = data
         finding = cls(*head)
         if fix:
@@ -103,7 +106,7 @@ class Finding:
             finding.fix = Fix([tuple(e) for e in edits], safe, title)
         return finding
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, int, int, str]:
         return (self.cell or 0, self.line, self.col, self.code)
 
     def __repr__(self) -> str:
@@ -129,7 +132,7 @@ class Rule:
     opt_in: ClassVar[bool] = False
     enabled_by: ClassVar[str] = ""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     @classmethod

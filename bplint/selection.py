@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from bplint.registry import Finding, Fix, all_rules, get_rule, is_valid_selector, matches
 
@@ -24,6 +25,7 @@ NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*
 DISABLE = re.compile(r"#\s*bplint:\s*disable\s*=\s*(?P<codes>[A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*)",
                      re.IGNORECASE)
 UNUSED_NOQA = "BPL901"
+Used = set[tuple[int, str | None]]  # (id of a noqa comment, code it suppressed; None for a bare noqa)
 
 
 class Noqa:
@@ -42,7 +44,7 @@ class Noqa:
         self.lead = lead
         self.tail = tail
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[Any]:
         return [self.cell, self.line, self.start, self.end, self.codes, self.lead, self.tail]
 
 
@@ -130,7 +132,7 @@ class FileSelection:
         """The findings to report, sorted: enabled, not disabled for the file, not suppressed by a
         ``noqa`` comment; plus BPL901 for ``noqa`` codes that suppressed nothing, when enabled."""
         at = {(d.cell, d.line): d for d in noqa}
-        used: set[tuple[int, str | None]] = set()
+        used: Used = set()
         out = []
         for f in findings:
             if not self.enabled(f.code) or any(f.code.startswith(d) or d == "ALL" for d in disabled):
@@ -144,7 +146,7 @@ class FileSelection:
         return out
 
     @staticmethod
-    def _suppressed(f: Finding, at: dict, used: set) -> bool:
+    def _suppressed(f: Finding, at: dict[tuple[int | None, int], Noqa], used: Used) -> bool:
         hit = False
         for line in {f.line, f.end_line}:
             d = at.get((f.cell, line))
@@ -160,7 +162,7 @@ class FileSelection:
                     hit = True
         return hit
 
-    def _unused(self, noqa: list[Noqa], used: set) -> list[Finding]:
+    def _unused(self, noqa: list[Noqa], used: Used) -> list[Finding]:
         out = []
         for d in noqa:
             if d.codes is None:

@@ -25,6 +25,7 @@ globals when the function runs.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from typing import Final
 
 MISSING: Final = object()  # an unknown value
@@ -86,7 +87,7 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
-def _pairs(target: ast.expr, value: ast.expr | None):
+def _pairs(target: ast.expr, value: ast.expr | None) -> Iterator[tuple[ast.Name, ast.expr | None]]:
     """``(name node, value or None)`` for each name an assignment target binds, tuples paired up."""
     if isinstance(target, ast.Name):
         yield target, value
@@ -121,27 +122,25 @@ class SemanticModel:
         stack = [(st, top) for st in reversed(body)]
         while stack:
             st, module_level = stack.pop()
-            t = type(st)
-            if t is ast.Import or t is ast.ImportFrom:
-                for name, qual in _import_names(st):  # type: ignore[arg-type]
+            if isinstance(st, ast.Import | ast.ImportFrom):
+                for name, qual in _import_names(st):
                     self.libraries.add(qual.partition(".")[0])
                     self.imported.add(qual)
                     if module_level:
                         self._seen(seen, name, Binding(IMPORT, st, qual))
-            elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
+            elif isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 if module_level:
-                    self._seen(seen, st.name, Binding(CLASS if t is ast.ClassDef else DEF, st))  # type: ignore[attr-defined]
-                stack.extend((s, False) for s in reversed(st.body))  # type: ignore[attr-defined]
+                    self._seen(seen, st.name, Binding(CLASS if isinstance(st, ast.ClassDef) else DEF, st))
+                stack.extend((s, False) for s in reversed(st.body))
                 continue
-            elif module_level and (t is ast.Assign or t is ast.AnnAssign):
-                value = st.value  # type: ignore[attr-defined]
-                targets = st.targets if t is ast.Assign else [st.target]  # type: ignore[attr-defined]
+            elif module_level and isinstance(st, ast.Assign | ast.AnnAssign):
+                targets = st.targets if isinstance(st, ast.Assign) else [st.target]
                 for target in targets:
-                    for name, v in _pairs(target, value):
-                        self._seen(seen, name.id, Binding(VALUE, st, v) if v is not None else None)
-            elif module_level and t in (ast.AugAssign, ast.For, ast.AsyncFor):
-                for name, _ in _pairs(st.target, None):  # type: ignore[attr-defined]
-                    self._seen(seen, name.id, None)
+                    for name_node, v in _pairs(target, st.value):
+                        self._seen(seen, name_node.id, Binding(VALUE, st, v) if v is not None else None)
+            elif module_level and isinstance(st, ast.AugAssign | ast.For | ast.AsyncFor):
+                for name_node, _ in _pairs(st.target, None):
+                    self._seen(seen, name_node.id, None)
             for field in ("body", "orelse", "finalbody"):
                 stack.extend((s, module_level) for s in reversed(getattr(st, field, ()) or ()))
             for h in getattr(st, "handlers", ()) or ():
@@ -365,7 +364,7 @@ class SemanticModel:
         return None
 
 
-def _import_names(node: ast.Import | ast.ImportFrom):
+def _import_names(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
     """``(bound name, qualified name)`` of an import statement (relative imports are skipped)."""
     if isinstance(node, ast.Import):
         for a in node.names:

@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import warnings
+from typing import Any
 
 from bplint.registry import Finding
 
@@ -18,6 +19,7 @@ MAX_FILE_SIZE = 5 * 1024 * 1024
 
 REQ_FILE_RE = re.compile(r"^(requirements|constraints)[\w.\-]*\.txt$", re.IGNORECASE)
 KINDS = ("python", "notebook", "requirements", "pyproject")
+PromptColumns = dict[tuple[int | None, int], int]  # {(cell, line): columns taken by a >>> prompt}
 
 
 def file_kind(path: str, explicit: bool = False) -> str | None:
@@ -36,7 +38,7 @@ def file_kind(path: str, explicit: bool = False) -> str | None:
         return "requirements"
     if explicit and "." not in base:
         try:
-            head = read_bytes(path, limit=128)
+            head = read_bytes(path, head=128)
         except ValueError:
             return None
         if head.startswith(b"#!") and b"python" in head.split(b"\n", 1)[0]:
@@ -163,7 +165,8 @@ class Install:
 
     __slots__ = ("cell", "constrained", "packages")
 
-    def __init__(self, cell: int | None, packages: list, constrained: bool) -> None:
+    def __init__(self, cell: int | None, packages: list[tuple[str, bool, int, int]],
+                 constrained: bool) -> None:
         self.cell = cell
         self.packages = packages
         self.constrained = constrained
@@ -250,7 +253,7 @@ _AUTOMAGIC = re.compile(r"^\s*(pip|conda|mamba|micromamba|uv)\s+(install|uninsta
                         r"download|config|create|update|upgrade|remove|pip|add|sync)\b")
 
 
-def _strip_prompts(lines: list[str], cell: int | None, prompt_cols: dict) -> list[str]:
+def _strip_prompts(lines: list[str], cell: int | None, prompt_cols: PromptColumns) -> list[str]:
     """Remove ``>>> ``/``... `` prompts as IPython does when a cell starts with one."""
     first = next((line for line in lines if line.strip()), "")
     if not _PROMPT.match(first):
@@ -265,8 +268,8 @@ def _strip_prompts(lines: list[str], cell: int | None, prompt_cols: dict) -> lis
     return out
 
 
-def neutralise_cell(lines: list[str], cell: int | None, installs: list,
-                    prompt_cols: dict | None = None) -> str | None:
+def neutralise_cell(lines: list[str], cell: int | None, installs: list[Install],
+                    prompt_cols: PromptColumns | None = None) -> str | None:
     """Python source of a code cell with IPython syntax replaced, same line numbers.
 
     Returns None when the cell is not Python (``%%bash``, ``%%html``...); pip install commands
@@ -319,7 +322,7 @@ def neutralise_cell(lines: list[str], cell: int | None, installs: list,
     return "\n".join(out)
 
 
-def notebook_cells(nb) -> list[tuple[int, object]]:
+def notebook_cells(nb: object) -> list[tuple[int, object]]:
     """``(1-based index among all cells, source)`` of the code cells. Raises ValueError."""
     if not isinstance(nb, dict):
         raise ValueError("not a notebook (top level is not a JSON object)")
@@ -344,7 +347,7 @@ def notebook_cells(nb) -> list[tuple[int, object]]:
 _SOURCE_KEY = re.compile(r'^([ \t]*)"source": \[[ \t]*$')
 
 
-def notebook_line_map(text: str, nb) -> dict[int, tuple[int, list[int]]]:
+def notebook_line_map(text: str, nb: object) -> dict[int, tuple[int, list[int]]]:
     """Where each code cell's source lines are in the ``.ipynb`` file, for the standard layout.
 
     Returns ``{cell: (first file line, [column of each source line's text])}`` for notebooks
@@ -381,7 +384,7 @@ def notebook_line_map(text: str, nb) -> dict[int, tuple[int, list[int]]]:
     return out
 
 
-def cell_text(source) -> str | None:
+def cell_text(source: object) -> str | None:
     if isinstance(source, str):
         return source
     if isinstance(source, list) and all(isinstance(s, str) for s in source):
@@ -432,9 +435,9 @@ class Parsed:
         self.errors: list[Finding] = []
         self.installs: list[Install] = []
         self.requirements: list[tuple[int, int, str]] = []
-        self.pyproject: dict | None = None
-        self.notebook: dict | None = None
-        self.prompt_cols: dict[tuple[int | None, int], int] = {}
+        self.pyproject: dict[str, Any] | None = None
+        self.notebook: dict[str, Any] | None = None
+        self.prompt_cols: PromptColumns = {}
 
 
 def parse_error(message: str, line: int = 1, col: int = 0, cell: int | None = None) -> Finding:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from bplint.registry import Location
@@ -131,8 +132,9 @@ class TrainingFacts:
         self.autocast = False
         self.low_precision = False  # .half(), dtype=bfloat16, a model loaded in bf16/fp16 or quantised
         self.accelerator = False
-        self._steps = {ast.Constant: self._constant, ast.ClassDef: self._class, ast.If: self._if,
-                       ast.Call: self._call, ast.Assign: self._assign}
+        self._steps: dict[type, Callable[[Any], None]] = {
+            ast.Constant: self._constant, ast.ClassDef: self._class, ast.If: self._if, ast.Call: self._call,
+            ast.Assign: self._assign}
 
     def visit(self, node: ast.AST) -> None:
         self._steps[type(node)](node)

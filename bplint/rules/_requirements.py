@@ -166,12 +166,12 @@ class VersionRange:
         """Every allowed version is ``version`` or newer."""
         return self.low is not None and self.low >= version_tuple(version)
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[Any]:
         return [list(self.low) if self.low is not None else None,
                 list(self.high) if self.high is not None else None, self.high_inclusive]
 
     @classmethod
-    def from_list(cls, data: list) -> VersionRange:
+    def from_list(cls, data: list[Any]) -> VersionRange:
         low, high, inclusive = data
         return cls(None if low is None else tuple(low), None if high is None else tuple(high), inclusive)
 
@@ -229,7 +229,7 @@ def _specs_in(path: str, name: str) -> list[str]:
 
 
 @lru_cache(maxsize=1024)
-def _directory_ranges(directory: str) -> tuple[tuple[str, list], ...]:
+def _directory_ranges(directory: str) -> tuple[tuple[str, list[Any]], ...]:
     """Ranges pinned by the requirement files of one directory (constraints before requirements)."""
     try:
         names = sorted(os.listdir(directory))
@@ -253,7 +253,7 @@ def pins(path: str, root: str) -> dict[str, Any]:
     the project root, nearest first."""
     d = os.path.dirname(os.path.abspath(path))
     root = os.path.abspath(root)
-    out: dict[str, list] = {}
+    out: dict[str, list[Any]] = {}
     while True:
         for pkg, r in _directory_ranges(d):
             out.setdefault(pkg, r)

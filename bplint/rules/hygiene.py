@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
+from typing import Any
 
 from bplint.registry import ERROR, WARNING, Location, Rule, register
 from bplint.secrets import HF_TOKEN_PATTERN as HF_TOKEN
 
 
-def _output_texts(output: dict):
+def _output_texts(output: dict[str, Any]) -> Iterator[str]:
     for key in ("text", "data", "traceback", "evalue"):
         v = output.get(key)
         if isinstance(v, str):

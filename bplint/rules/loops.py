@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 
-from bplint.analysis import dotted
+from bplint.analysis import Context, dotted
 from bplint.registry import WARNING, Rule, register
 from bplint.rules._facts import MODEL_BASES, TrainingFacts, first, is_model_receiver
 from bplint.semantic import SAME_OBJECT_METHODS
@@ -20,14 +21,14 @@ def is_test_file(path: str) -> bool:
     return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
 
 
-def _is_no_grad(ctx, expr: ast.AST) -> bool:
+def _is_no_grad(ctx: Context, expr: ast.AST) -> bool:
     if isinstance(expr, ast.Call):
         expr = expr.func
     name = ctx.last_name(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
     return name in NO_GRAD
 
 
-def _derives_model(ctx, cls: ast.ClassDef, depth: int = 0) -> bool:
+def _derives_model(ctx: Context, cls: ast.ClassDef, depth: int = 0) -> bool:
     for base in cls.bases:
         name = ctx.last_name(base) or ""
         if name in MODEL_BASES or name.endswith("PreTrainedModel"):
@@ -38,7 +39,7 @@ def _derives_model(ctx, cls: ast.ClassDef, depth: int = 0) -> bool:
     return False
 
 
-def is_model_value(ctx, expr: ast.AST | None, depth: int = 0) -> bool:
+def is_model_value(ctx: Context, expr: ast.AST | None, depth: int = 0) -> bool:
     """The expression builds a PyTorch model: ``AutoModel*.from_pretrained(...)``, a ``*_model(...)``
     factory, ``get_peft_model``, ``torch.compile(model)``, an instance of a ``nn.Module`` subclass
     of the file (through ``.to()``/``.eval()`` and aliases). Data collators, tokenizers, pipelines
@@ -50,7 +51,7 @@ def is_model_value(ctx, expr: ast.AST | None, depth: int = 0) -> bool:
         return False
     if isinstance(expr, ast.Name | ast.Attribute):
         b = ctx.binding(expr)
-        return b is not None and b.kind == "value" and is_model_value(ctx, b.value, depth + 1)
+        return b is not None and isinstance(b.value, ast.expr) and is_model_value(ctx, b.value, depth + 1)
     if not isinstance(expr, ast.Call):
         return False
     func = expr.func
@@ -63,14 +64,14 @@ def is_model_value(ctx, expr: ast.AST | None, depth: int = 0) -> bool:
     if local is not None:
         return _derives_model(ctx, local)
     name = ctx.last_name(func) if isinstance(func, ast.Name | ast.Attribute) else None
-    return bool(name) and (name.endswith("_model") or is_model_receiver(name))
+    return name is not None and (name.endswith("_model") or is_model_receiver(name))
 
 
-def is_model(ctx, node: ast.AST) -> bool:
+def is_model(ctx: Context, node: ast.AST) -> bool:
     """A callee that is a model: bound to a model value, or spelled ``model``/``self.model`` where
     nothing says otherwise (a parameter, a name bound elsewhere)."""
     b = ctx.binding(node)
-    if b is not None and b.kind == "value":
+    if b is not None and isinstance(b.value, ast.expr):
         return is_model_value(ctx, b.value)
     if isinstance(node, ast.Name):
         return node.id == "model"
@@ -128,18 +129,18 @@ def predict(texts):
 Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or decorate the function.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.protected: set[int] = set()
-        self.scopes: dict[int, dict] = {}
+        self.scopes: dict[int, dict[str, Any]] = {}
 
-    def _protect(self, body) -> None:
+    def _protect(self, body: list[ast.stmt]) -> None:
         for st in body:
             for n in ast.walk(st):
                 if type(n) is ast.Call:
                     self.protected.add(id(n))
 
-    def _scope(self) -> dict:
+    def _scope(self) -> dict[str, Any]:
         key = id(self.ctx.scope)
         s = self.scopes.get(key)
         if s is None:
@@ -151,7 +152,7 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
     def _model_calls(self, expr: ast.AST) -> set[int]:
         return {id(n) for n in ast.walk(expr) if type(n) is ast.Call and is_model(self.ctx, n.func)}
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         t = type(node)
         ctx = self.ctx
         if t is ast.Assign:
@@ -237,9 +238,9 @@ model.train()
 Call `model.eval()` before generating (and `model.train()` again before training resumes).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.mode: dict = {}
+        self.mode: dict[Any, Any] = {}
 
     def visit(self, node: ast.Call) -> None:
         func = node.func
@@ -305,12 +306,12 @@ Call `optimizer.zero_grad(set_to_none=True)` after each optimizer step (with gra
 accumulation: after each step, not after each micro-batch).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.zeroed = False
-        self.loops: list = []
+        self.loops: list[Any] = []
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         t = type(node)
         if t is ast.For or t is ast.While or t is ast.AsyncFor:
             self.loops.append((self.ctx.cell or 0, node.lineno, node.end_lineno))
@@ -341,7 +342,7 @@ accumulation: after each step, not after each micro-batch).
             )
 
 
-def _dataloader(ctx, node: ast.Call) -> bool:
+def _dataloader(ctx: Context, node: ast.Call) -> bool:
     q, name = ctx.callee(node)
     return name == "DataLoader" and (q or "").startswith(("torch.utils.data", "DataLoader"))
 
@@ -386,9 +387,9 @@ Pass a seeded `torch.Generator` as `generator=` (and a `worker_init_fn` that see
 `numpy` from `torch.initial_seed()` if the dataset uses them).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
 
     def finish(self) -> None:
         if self.ctx.collector(TrainingFacts).accelerator:
@@ -458,9 +459,9 @@ loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=4, pin_memory=T
 Pass `num_workers` (a few per GPU), `pin_memory=True` and `persistent_workers=True`.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
 
     def visit(self, node: ast.Call) -> None:
         if not _dataloader(self.ctx, node) or self.ctx.opaque_kwargs(node) or len(node.args) > 5:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 
-from bplint.analysis import dotted
+from bplint.analysis import Context, dotted
 from bplint.registry import ERROR, WARNING, Fix, Rule, register
 from bplint.rules._facts import training_args
 from bplint.rules._requirements import package_range
@@ -33,7 +34,7 @@ OTHER_LOADERS = ("diffusers", "unsloth", "peft", "sentence_transformers", "setfi
                  "vllm", "gliner", "span_marker")
 
 
-def rename_fix(ctx, kw: ast.keyword, new: str) -> Fix:
+def rename_fix(ctx: Context, kw: ast.keyword, new: str) -> Fix:
     """Rename a keyword; safe only when the document runs with a transformers that has the new name."""
     old = kw.arg or ""
     safe = package_range(ctx, "transformers").at_least(INTRODUCED[new])
@@ -49,7 +50,7 @@ def _root(node: ast.AST) -> ast.AST:
     return node
 
 
-def transformers_api(ctx, func: ast.AST) -> bool:
+def transformers_api(ctx: Context, func: ast.AST) -> bool:
     """The callee is part of transformers: resolved through its imports, or a name the document
     never binds while it imports no other library with loaders of the same shape."""
     q = ctx.qualname(func)
@@ -146,7 +147,7 @@ the others need a decision (see the table).
                 and transformers_api(ctx, node.func):
             self._loader(node, name, present)
 
-    def _arguments(self, node: ast.Call, present: set) -> None:
+    def _arguments(self, node: ast.Call, present: set[str | None]) -> None:
         for kw in node.keywords:
             if kw.arg in ARGS_RENAMED:
                 new = ARGS_RENAMED[kw.arg]
@@ -155,7 +156,7 @@ the others need a decision (see the table).
             elif kw.arg in ARGS_REMOVED:
                 self.report(kw, f"{kw.arg}= was removed in transformers 5: {ARGS_REMOVED[kw.arg]}")
 
-    def _loader(self, node: ast.Call, name: str, present: set) -> None:
+    def _loader(self, node: ast.Call, name: str, present: set[str | None]) -> None:
         for kw in node.keywords:
             if kw.arg in LOADERS_RENAMED:
                 new = LOADERS_RENAMED[kw.arg]
@@ -201,7 +202,7 @@ metric = evaluate.load("accuracy")
 Install `evaluate` and replace `load_metric(name)` with `evaluate.load(name)`.
 """
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         if package_range(self.ctx, "datasets").below("3"):
             return
         if type(node) is ast.ImportFrom:
@@ -257,30 +258,23 @@ rewrites the spelled-out `torch.cuda.amp.X(` form.
             "torch.cuda.amp.grad_scaler.GradScaler",
         ):
             return
-        fix = None
-        func = node.func
-        # only without positional arguments: the old first positional is `enabled`/`init_scale`
-        if dotted(func) in ("torch.cuda.amp.autocast", "torch.cuda.amp.GradScaler") and not node.args:
-            edits = [
-                (func.lineno, func.col_offset, func.end_lineno, func.end_col_offset, f"torch.amp.{name}")
-            ]
-            if node.keywords and node.keywords[0].arg is not None:
-                k = node.keywords[0]
-                edits.append((k.lineno, k.col_offset, k.lineno, k.col_offset, '"cuda", '))
-            elif not node.keywords and node.end_lineno == func.end_lineno:
-                edits = [
-                    (
-                        func.lineno,
-                        func.col_offset,
-                        node.end_lineno,
-                        node.end_col_offset,
-                        f'torch.amp.{name}("cuda")',
-                    )
-                ]
-            else:
-                edits = None
-            if edits:
-                fix = Fix(edits, safe=False, title=f'use torch.amp.{name}("cuda", ...)')
-        self.report(
-            node.func, f'torch.cuda.amp.{name} is deprecated: use torch.amp.{name}("cuda", ...)', fix=fix
-        )
+        self.report(node.func, f'torch.cuda.amp.{name} is deprecated: use torch.amp.{name}("cuda", ...)',
+                    fix=_torch_amp_fix(node, str(name)))
+
+
+def _torch_amp_fix(node: ast.Call, name: str) -> Fix | None:
+    """``torch.cuda.amp.X(kw=...)`` -> ``torch.amp.X("cuda", kw=...)``, only for the spelled-out form
+    without positional arguments (the old first positional is ``enabled``/``init_scale``)."""
+    func = node.func
+    if dotted(func) not in ("torch.cuda.amp.autocast", "torch.cuda.amp.GradScaler") or node.args:
+        return None
+    end_line, end_col = func.end_lineno or func.lineno, func.end_col_offset or func.col_offset
+    title = f'use torch.amp.{name}("cuda", ...)'
+    if node.keywords and node.keywords[0].arg is not None:
+        k = node.keywords[0]
+        return Fix([(func.lineno, func.col_offset, end_line, end_col, f"torch.amp.{name}"),
+                    (k.lineno, k.col_offset, k.lineno, k.col_offset, '"cuda", ')], safe=False, title=title)
+    if not node.keywords and node.end_lineno == end_line:
+        return Fix([(func.lineno, func.col_offset, end_line, node.end_col_offset or end_col,
+                     f'torch.amp.{name}("cuda")')], safe=False, title=title)
+    return None

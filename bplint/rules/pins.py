@@ -176,10 +176,10 @@ class _StringPositions:
 
     def __init__(self, text: str) -> None:
         start = max(text.find("[project"), 0)
-        self.offsets: dict[str, list[int]] = {}
+        self.offsets: dict[str, list[tuple[int, int]]] = {}  # value -> (order, offset) of each string
         for n, m in enumerate(_TOML_STRING.finditer(text, start)):
             value = m.group(1) if m.group(1) is not None else m.group(2)
-            self.offsets.setdefault(value, []).append((n, m.start()))  # type: ignore[arg-type]
+            self.offsets.setdefault(value, []).append((n, m.start()))
         self.taken: dict[str, int] = {}
         self.line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
         self.pos = -1  # order of the last string handed out
@@ -188,12 +188,12 @@ class _StringPositions:
         """Line and column of the next string equal to ``value`` (1, 0 when there is none)."""
         found = self.offsets.get(value, [])
         k = self.taken.get(value, 0)
-        while k < len(found) and found[k][0] <= self.pos:  # type: ignore[index]
+        while k < len(found) and found[k][0] <= self.pos:
             k += 1
         if k == len(found):
             return 1, 0
         self.taken[value] = k + 1
-        order, offset = found[k]  # type: ignore[misc]
+        order, offset = found[k]
         self.pos = order
         line = bisect.bisect_right(self.line_starts, offset)
         return line, offset - self.line_starts[line - 1]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 
+from bplint.analysis import Context
 from bplint.registry import WARNING, Rule, register
 from bplint.rules._facts import TrainingFacts, first, training_args
 from bplint.rules._requirements import package_range
@@ -55,12 +57,12 @@ or set `cpu-only = true` in `[tool.bplint]`.
 
     collectors = (TrainingFacts,)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.assigned = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         if type(node) is ast.Attribute:
             if node.attr in ("bf16", "fp16") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
@@ -125,13 +127,13 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
 
     node_types = (ast.Call, ast.Attribute)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.device_only: set[int] = set()  # Accelerator().device: asked for the device, not for training
         self.trains = False  # the file prepares models or runs backward through an accelerator
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         ctx = self.ctx
         if type(node) is ast.Attribute:
             if isinstance(node.value, ast.Call):

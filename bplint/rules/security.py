@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any, ClassVar
 
-from bplint.analysis import has_star_args
-from bplint.registry import ERROR, WARNING, Fix, Rule, register
+from bplint.analysis import Context, has_star_args
+from bplint.registry import ERROR, WARNING, Fix, Location, Rule, register
 
 NOTEBOOK = "notebooks/07_security.ipynb"
 
@@ -52,7 +53,7 @@ def is_url(value: str) -> bool:
 
 
 class _Calls(Rule):
-    node_types = (ast.Call,)
+    node_types: ClassVar[tuple[type, ...]] = (ast.Call,)
 
 
 @register
@@ -154,16 +155,16 @@ Look up the commit on the hub (repository page, "History") or with
 (module constants or a config file).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.local: set[str] = set()
 
-    def _target(self, node: ast.Call, name: str):
+    def _target(self, node: ast.Call, name: str) -> ast.expr | None:
         """The argument that names the repository, or None when the call is not a hub load."""
         args, ctx = node.args, self.ctx
 
-        def arg(keywords: tuple[str, ...], position: int):
+        def arg(keywords: tuple[str, ...], position: int) -> ast.expr | None:
             for k in keywords:
                 kw = ctx.kwarg(node, k)
                 if kw is not None:
@@ -202,9 +203,10 @@ Look up the commit on the hub (repository page, "History") or with
                 if v:
                     self.local.add(v)
         out = ctx.kwarg(node, "output_dir")
-        if out is not None and ctx.str_value(out.value):
-            self.local.add(ctx.str_value(out.value))
-        if not self._hub_call(q, name) or ctx.opaque_kwargs(node):
+        out_dir = ctx.str_value(out.value) if out is not None else None
+        if out_dir:
+            self.local.add(out_dir)
+        if name is None or not self._hub_call(q, name) or ctx.opaque_kwargs(node):
             return
         target = self._target(node, name)
         if target is None:
@@ -282,42 +284,31 @@ Pass `weights_only=True` (add safe globals with `torch.serialization.add_safe_gl
 checkpoint holds custom classes), or store weights as safetensors.
 """
 
-    node_types = (ast.Call, ast.Assign)
-
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []  # (call, target name or None)
-        self.into_state_dict: set[int] = set()  # torch.load calls passed straight to load_state_dict
-        self.state_names: set[str] = set()  # names passed to load_state_dict
+        self.pending: list[tuple[ast.Call, Location]] = []
+        self.into_state_dict: set[int] = set()  # torch.load calls whose result goes to load_state_dict
 
-    def visit(self, node) -> None:
-        if type(node) is ast.Assign:
-            v = node.value
-            if (isinstance(v, ast.Call) and self.ctx.callee(v)[0] == "torch.load" and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)):
-                v._bplint_target = node.targets[0].id
-            return
+    def visit(self, node: Any) -> None:
         name = self.ctx.callee(node)[1]
         if name == "load_state_dict":
             for a in node.args[:1]:
-                if isinstance(a, ast.Call):
-                    self.into_state_dict.add(id(a))
-                elif isinstance(a, ast.Name):
-                    self.state_names.add(a.id)
+                b = self.ctx.binding(a)  # state = torch.load(...); model.load_state_dict(state)
+                self.into_state_dict.add(id(b.value if b is not None and b.kind == "value" else a))
             return
         if self.ctx.callee(node)[0] != "torch.load":
             return
         kw = self.ctx.kwarg(node, "weights_only")
         if kw is None:
             if not self.ctx.opaque_kwargs(node):
-                self.pending.append((node, self.ctx.cell, self.ctx.loc(node)))
+                self.pending.append((node, self.ctx.loc(node)))
         elif self.ctx.value(kw.value, None) is False:
             self.report(kw, "torch.load(weights_only=False) can run arbitrary code from the file: use "
                         "weights_only=True or safetensors")
 
     def _weights_file(self, node: ast.Call) -> bool:
         """The loaded object is clearly a tensor state dict: safe to add weights_only=True."""
-        if id(node) in self.into_state_dict or getattr(node, "_bplint_target", None) in self.state_names:
+        if id(node) in self.into_state_dict:
             return True
         path = self.ctx.str_value(node.args[0]) if node.args else None
         if path is None:
@@ -328,13 +319,13 @@ checkpoint holds custom classes), or store weights as safetensors.
         return any(w in base for w in ("pytorch_model", "model", "weights"))
 
     def finish(self) -> None:
-        for node, _cell, loc in self.pending:
-            parts = [*node.args, *node.keywords]
+        for node, loc in self.pending:
+            parts: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
+            ends = [(p.end_lineno or p.lineno, p.end_col_offset or p.col_offset) for p in parts]
             fix = None
-            if parts:
-                last = max(parts, key=lambda n: (n.end_lineno, n.end_col_offset))
-                at = (last.end_lineno, last.end_col_offset)
-                fix = Fix([(*at, *at, ", weights_only=True")], safe=self._weights_file(node),
+            if ends:
+                line, col = max(ends)  # after the last argument
+                fix = Fix([(line, col, line, col, ", weights_only=True")], safe=self._weights_file(node),
                           title="add weights_only=True")
             self.ctx.add(self.code, "torch.load() without weights_only=True unpickles the file and can run "
                          "arbitrary code: pass weights_only=True or use safetensors", loc, fix=fix)
@@ -379,15 +370,15 @@ yourself, and mark such a line with `# noqa: BPL204` to document the decision.
 
     node_types = (ast.Call, ast.Assign)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.dumped: set[str] = set()  # names bound to pickle.dumps(...) in this file
 
-    def _is_dumps(self, node) -> bool:
+    def _is_dumps(self, node: ast.AST | None) -> bool:
         return isinstance(node, ast.Call) and (self.ctx.callee(node)[1] or "") == "dumps" and \
             (self.ctx.callee(node)[0] or "").endswith(("pickle.dumps", "dill.dumps", "cloudpickle.dumps"))
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         if type(node) is ast.Assign:
             if self._is_dumps(node.value):
                 self.dumped.update(t.id for t in node.targets if isinstance(t, ast.Name))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 
-from bplint.analysis import MISSING, has_star_args
+from bplint.analysis import MISSING, Context, has_star_args
 from bplint.registry import ERROR, WARNING, Rule, register
 from bplint.rules._facts import SEEDING_TRAINERS, TrainingFacts, order, training_args
 
 
-def strategy(ctx, call: ast.Call, name: str, absent: object) -> object:
+def strategy(ctx: Context, call: ast.Call, name: str, absent: object) -> object:
     """A ``*_strategy`` argument, also under its legacy name (``evaluation_strategy``): its literal
     value, ``absent`` when not given, MISSING when not literal."""
     legacy = {"eval_strategy": "evaluation_strategy"}.get(name)
@@ -69,12 +70,12 @@ coarser multiple (64 in the notebook's H100 run) so that only a few lengths occu
 right only where shapes must be fixed (TPU/XLA, `torch.compile` without dynamic shapes).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.batched = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         t = type(node)
         if t is ast.Call:
             name = self.ctx.callee(node)[1] or ""
@@ -258,12 +259,12 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
 
     collectors = (TrainingFacts,)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.cache: list = []  # (order, location)
+        self.cache: list[Any] = []  # (order, location)
         self.checkpointing = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         ctx = self.ctx
         if type(node) is ast.Assign:
             if ctx.value(node.value) is True and any(
@@ -299,7 +300,7 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
             )
 
 
-def hf_trainer(ctx, node: ast.Call) -> str | None:
+def hf_trainer(ctx: Context, node: ast.Call) -> str | None:
     """Name of a transformers-style trainer built by this call (transformers, TRL, setfit,
     sentence-transformers, or a subclass of the file's own), else None (Lightning, a class of the
     file's own that is not derived from a library trainer)."""
@@ -360,14 +361,14 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
 `"steps"` with `eval_steps`).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.trainers: list = []  # (loc, has_eval)
-        self.args: list = []  # eval strategy literal, or MISSING when unknown
+        self.trainers: list[Any] = []  # (loc, has_eval)
+        self.args: list[Any] = []  # eval strategy literal, or MISSING when unknown
         self.assigned = False
         self.evaluated = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         ctx = self.ctx
         if type(node) is ast.Attribute:
             if node.attr in ("eval_strategy", "evaluation_strategy") and isinstance(node.ctx, ast.Store):
@@ -442,12 +443,12 @@ and add `EarlyStoppingCallback`. Passing `load_best_model_at_end=False` records 
 last checkpoint is intended.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.selected = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         t = type(node)
         if t is ast.Name:
             if node.id == "EarlyStoppingCallback":
@@ -528,7 +529,7 @@ Call `transformers.enable_full_determinism(seed)` (sets `CUBLAS_WORKSPACE_CONFIG
 `torch.use_deterministic_algorithms(True)`), or pass `full_determinism=True`. Expect slower kernels.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.deterministic = False
 
