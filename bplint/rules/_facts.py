@@ -22,6 +22,7 @@ NOT_MODEL_SUFFIXES = ("Tokenizer", "TokenizerFast", "Config", "Processor", "Feat
 NOT_MODEL_PREFIXES = ("DataCollator", "Trainer", "TF", "Flax")
 NOT_SEEDS = frozenset({"random.seed", "numpy.random.seed"})
 LOW_PRECISION = frozenset({"bfloat16", "float16", "half", "bf16", "fp16"})
+FULL_PRECISION = frozenset({"float32", "float"})
 QUANTIZATION = frozenset({"quantization_config", "load_in_4bit", "load_in_8bit"})
 # Task heads that fine-tuning adds to a pretrained body: from_pretrained initialises them at random
 # (the checkpoint of a base model has no such head). Other classes load every weight from the
@@ -75,7 +76,7 @@ def training_args(ctx: Any, call: ast.Call) -> str | None:
     return lib if lib in ("transformers", "trl") else None
 
 
-def _last(node: ast.AST) -> str | None:
+def spelled(node: ast.AST) -> str | None:
     """The name an expression is spelled with: ``x`` of ``x``, ``y`` of ``a.b.y``."""
     if isinstance(node, ast.Attribute):
         return node.attr
@@ -86,7 +87,7 @@ def _is_model_name(ctx: Any, node: ast.AST) -> bool:
     """A model given by its name or path (``"org/name"``, ``model_args.model_name_or_path``)."""
     if isinstance(ctx.value(node), str):
         return True
-    return (_last(node) or "").endswith(("name_or_path", "model_id", "model_name", "model_path"))
+    return (spelled(node) or "").endswith(("name_or_path", "model_id", "model_name", "model_path"))
 
 
 class Event(NamedTuple):
@@ -123,6 +124,7 @@ class TrainingFacts:
         self.seeding_trainer = False  # a trainer that seeds in its constructor (transformers and subclasses)
         self.train_events: list[Event] = []
         self.backward: list[Event] = []
+        self.plain_backward: list[Event] = []  # loss.backward(), not accelerator.backward(loss)
         self.steps: list[Event] = []
         self.seeds: list[Event] = []
         self.models: list[Event] = []
@@ -175,7 +177,7 @@ class TrainingFacts:
         if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.IsNot) \
                 and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None:
             test = test.left
-        if "seed" in (_last(test) or "").lower() and node.body:
+        if "seed" in (spelled(test) or "").lower() and node.body:
             self.seed_guards.append((self.ctx.cell or 0, node.body[0].lineno, node.body[-1].end_lineno or 0))
 
     def is_trainer_ctor(self, call: ast.AST) -> bool:
@@ -186,6 +188,11 @@ class TrainingFacts:
             return False
         return name.endswith(TRAINER_SUFFIX) or name in self.trainer_classes
 
+    def _through_accelerator(self, recv: ast.AST) -> bool:
+        """``accelerator.backward(loss)``: Accelerate applies its mixed precision there."""
+        origin = self.ctx.origin(recv) or ""
+        return origin.endswith("Accelerator") or "accelerator" in (spelled(recv) or "").lower()
+
     def _trains(self, recv: ast.AST) -> bool:
         """The receiver of ``.train()``/``.fit()`` is a trainer (built here, or bound to one)."""
         if self.is_trainer_ctor(recv):
@@ -193,7 +200,7 @@ class TrainingFacts:
         b = self.ctx.binding(recv)
         if b is not None and b.kind == "value" and self.is_trainer_ctor(b.value):
             return True
-        return _last(recv) in self.trainer_names
+        return spelled(recv) in self.trainer_names
 
     def _call(self, node: ast.Call) -> None:
         ctx = self.ctx
@@ -227,10 +234,13 @@ class TrainingFacts:
             self.train_events.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
             return True
         if name == "backward":
-            self.backward.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
+            event = Event(order(ctx, node), ctx.loc(node), ctx.scope)
+            self.backward.append(event)
+            if not self._through_accelerator(recv):
+                self.plain_backward.append(event)
             return True
         if name == "step":
-            low = (_last(recv) or "").lower()
+            low = (spelled(recv) or "").lower()
             if "optim" in low or low in ("opt", "optimiser") or "scaler" in low:
                 self.steps.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
             return True
@@ -251,16 +261,26 @@ class TrainingFacts:
         kwargs, _ = ctx.kwargs(node)
         for key in ("dtype", "torch_dtype"):
             kw = kwargs.get(key)
-            if kw is not None:
-                v = kw.value
-                text = v.attr if isinstance(v, ast.Attribute) else ctx.str_value(v)
-                if text in LOW_PRECISION:
-                    self.low_precision = True
+            # any dtype but float32 (bf16, fp16, "auto": the checkpoint's, one chosen at run time)
+            if kw is not None and self._dtype_name(kw.value) not in FULL_PRECISION:
+                self.low_precision = True
         if any(kwargs.get(k) is not None and ctx.value(kwargs[k].value) is not False for k in QUANTIZATION):
             self.low_precision = True
         # from_config starts from random weights; from_pretrained only for a new task head
         if name == "from_config" or (cls is not None and cls.endswith(NEW_HEADS)):
             self.models.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
+
+    def _dtype_name(self, value: ast.expr, depth: int = 0) -> str | None:
+        """``bfloat16`` of ``torch.bfloat16``, ``"bfloat16"`` or a name bound to either; None when not
+        literal."""
+        if isinstance(value, ast.Attribute):
+            return value.attr
+        if isinstance(value, ast.Name) and depth < 8:
+            b = self.ctx.binding(value)
+            if b is not None and isinstance(b.value, ast.expr):
+                return self._dtype_name(b.value, depth + 1)
+        text = self.ctx.str_value(value)
+        return text if isinstance(text, str) else None
 
     def _function(self, node: ast.Call, q: str | None, name: str) -> None:
         ctx = self.ctx

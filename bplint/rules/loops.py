@@ -212,7 +212,8 @@ class GenerateInTrainMode(Rule):
     explanation = """
 ## What it does
 Reports `X.generate(...)` that follows `X.train()` in the same function (or at module level, in
-notebook cell order) with no `X.eval()` (or `X.train(False)`) in between.
+notebook cell order) with no `X.eval()` (or `X.train(False)`) in between, on the same object: a
+model assigned again to `X` (loaded from a checkpoint, in eval mode) starts afresh.
 
 ## Why is this bad?
 `generate` does not switch the model to eval mode: dropout stays active, so the outputs are
@@ -249,7 +250,9 @@ Call `model.eval()` before generating (and `model.train()` again before training
         recv = dotted(func.value)
         if recv is None:
             return
-        key = (id(self.ctx.scope), recv)
+        # the object, not its spelling: a model loaded again into the same name starts in eval mode
+        binding = self.ctx.binding(func.value)
+        key = (id(self.ctx.scope), recv, id(binding) if binding is not None else None)
         if func.attr == "train":
             on = self.ctx.value(node.args[0], None) if node.args else True
             self.mode[key] = "train" if on is True else ("eval" if on is False else None)

@@ -89,7 +89,7 @@ Reports keyword arguments that transformers 5 removed or renamed:
 | | `warmup_ratio=` | `warmup_steps=` with a float below 1 |
 | | `overwrite_output_dir=`, `logging_dir=` | removed |
 | `*Trainer(...)` | `tokenizer=` | `processing_class=` (fixable) |
-| transformers' `from_pretrained`, `pipeline` | `use_auth_token=` | `token=` (fixable) |
+| transformers' `from_pretrained`, `pipeline`, `model.push_to_hub` | `use_auth_token=` | `token=` (fixable) |
 | | `torch_dtype=` | `dtype=` (fixable; deprecated) |
 | | `load_in_8bit=`, `load_in_4bit=` | `quantization_config=BitsAndBytesConfig(...)` |
 
@@ -146,6 +146,9 @@ the others need a decision (see the table).
         elif ((name == "from_pretrained" and isinstance(node.func, ast.Attribute)) or name == "pipeline") \
                 and transformers_api(ctx, node.func):
             self._loader(node, name, present)
+        elif name == "push_to_hub" and isinstance(node.func, ast.Attribute) and \
+                (ctx.origin(node.func.value) or "").startswith(("transformers.", "peft.")):
+            self._loader(node, name, present)  # model.push_to_hub(use_auth_token=...) of a transformers model
 
     def _arguments(self, node: ast.Call, present: set[str | None]) -> None:
         for kw in node.keywords:

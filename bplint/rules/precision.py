@@ -31,9 +31,9 @@ the document runs with TRL older than 0.19 (later releases default to `bf16=True
 as a decision (`bf16=use_bf16` is fine). Not reported: other libraries' arguments of the same name
 (setfit's `TrainingArguments` has no precision fields), TensorFlow code, `use_cpu=True` (or a
 non-literal `use_cpu`), calls with `**kwargs` that bplint cannot read, files that assign
-`args.bf16`/`args.fp16` later, files that load the model in bf16/fp16 or quantised
-(`dtype=torch.bfloat16`, `quantization_config=`, `.half()`), and projects configured with
-`cpu-only = true`.
+`args.bf16`/`args.fp16` later, files that load the model with a dtype other than float32 or
+quantised (`dtype=torch.bfloat16`, `dtype="auto"`, a dtype chosen at run time,
+`quantization_config=`, `.half()`), and projects configured with `cpu-only = true`.
 
 ## Why is this bad?
 The default is full fp32: on a modern GPU that is typically 2-3x slower and uses more memory
@@ -174,12 +174,13 @@ class GpuLoopWithoutAutocast(Rule):
     triggers = ("backward",)
     explanation = """
 ## What it does
-Reports a hand-written training loop (`.backward()` and `optimizer.step()`) that moves work to the
-GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`, `torch.device("cuda" ...)`) but never uses
-`torch.autocast` / `torch.amp.autocast` (or a `GradScaler`), an `Accelerator` (which handles
-precision, see BPL302), or an explicit low-precision dtype (`.half()`, `.bfloat16()`,
-`dtype=torch.bfloat16`, a quantised model). Not reported with `cpu-only = true`, nor in TensorFlow
-or JAX code.
+Reports a hand-written training loop that calls `loss.backward()` itself and `optimizer.step()`,
+in a file that moves work to the GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`,
+`torch.device("cuda" ...)`) but never uses `torch.autocast` / `torch.amp.autocast` (or a
+`GradScaler`) nor a low-precision model (`.half()`, `.bfloat16()`, a dtype other than float32,
+a quantised model). A loop that goes through `accelerator.backward(loss)` gets Accelerate's mixed
+precision (see BPL302) and is not reported. Not reported with `cpu-only = true`, nor in
+TensorFlow or JAX code.
 
 ## Why is this bad?
 The loop runs every matmul in fp32: on tensor-core GPUs that is typically 2-3x slower and needs
@@ -213,10 +214,10 @@ needs `torch.amp.GradScaler`), or use Accelerate with `mixed_precision="bf16"`.
         facts = self.ctx.collector(TrainingFacts)
         if self.ctx.options.get("cpu_only") or not facts.hand_loop() or not facts.cuda:
             return
-        if not self.ctx.semantic.torch_only:
+        if not self.ctx.semantic.torch_only or not facts.plain_backward:
+            return  # TensorFlow code, or every loop goes through an Accelerator (see BPL302)
+        if facts.autocast or facts.low_precision:
             return
-        if facts.autocast or facts.low_precision or facts.accelerator:
-            return
-        where = min(facts.backward, key=first).loc
+        where = min(facts.plain_backward, key=first).loc
         self.report(where, "GPU training loop without torch.autocast runs in fp32: wrap the forward pass in "
                     "torch.autocast('cuda', dtype=torch.bfloat16)")

@@ -173,7 +173,7 @@ Look up the commit on the hub (repository page, "History") or with
 
         if name == "from_pretrained":
             recv = ctx.last_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
-            if recv and recv.startswith("Peft"):
+            if recv and recv.startswith("PeftModel"):  # PeftModel.from_pretrained(base_model, adapter_id)
                 return arg(("model_id",), 1)
             return arg(("pretrained_model_name_or_path",), 0)
         if name in ("hf_hub_download", "snapshot_download"):

@@ -69,19 +69,20 @@ reproducibility) at the top of the script, before any model or data loader is bu
         if facts.seeds:
             self._guarded_only(facts)
             return
-        loop = facts.hand_loop() or not facts.seeding_trainer
-        if not loop:
+        if facts.hand_loop():  # nothing seeds a hand-written loop: point at it
+            self.report(min(facts.backward, key=first).loc, "Training loop without a seed: call "
+                        "torch.manual_seed(seed) or transformers.set_seed(seed) before building the model "
+                        "and data loaders")
+        elif not facts.seeding_trainer:  # Lightning and other trainers that do not seed themselves
+            self.report(training, "Training without a seed: call seed_everything(seed) (Lightning) or "
+                        "torch.manual_seed(seed) before building the model and data loaders")
+        else:
             before = self._random_before_trainer(facts)
             if facts.trainer_builds_model or facts.model_init or before is None:
                 return  # the trainer seeds in its constructor, before any random weights exist
-            built = where(before)
-            msg = (f"Training without a seed: the model built at {built} gets new random weights (a head, "
-                   "adapters) before Trainer seeds in its constructor; call transformers.set_seed(seed) "
-                   "before building the model")
-        else:
-            msg = ("Training loop without a seed: call torch.manual_seed(seed) or "
-                   "transformers.set_seed(seed) before building the model and data loaders")
-        self.report(training, msg)
+            self.report(training, f"Training without a seed: the model built at {where(before)} gets new "
+                        "random weights (a head, adapters) before Trainer seeds in its constructor; call "
+                        "transformers.set_seed(seed) before building the model")
 
     @staticmethod
     def _random_before_trainer(facts: TrainingFacts) -> Event | None:

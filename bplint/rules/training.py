@@ -6,8 +6,8 @@ import ast
 from typing import Any
 
 from bplint.analysis import MISSING, Context, has_star_args
-from bplint.registry import ERROR, WARNING, Rule, register
-from bplint.rules._facts import SEEDING_TRAINERS, TrainingFacts, order, training_args
+from bplint.registry import ERROR, WARNING, Location, Rule, register
+from bplint.rules._facts import SEEDING_TRAINERS, TrainingFacts, order, spelled, training_args
 
 
 def strategy(ctx: Context, call: ast.Call, name: str, absent: object) -> object:
@@ -40,9 +40,10 @@ class StaticPadding(Rule):
     explanation = """
 ## What it does
 Reports a tokenizer call (a callee named like `tokenizer`, `tok`, `processor`, `*encode*`) with
-the literal `padding="max_length"` and without `return_tensors=` (a call that returns tensors
-feeds a model directly, not a dataset) in a file that also builds batches later: a
-`*Trainer(...)`, a `DataCollator*` or a `DataLoader`.
+the literal `padding="max_length"` in a file that also builds batches later: a `*Trainer(...)`, a
+`DataCollator*` or a `DataLoader`. A call with `return_tensors=` feeds a model directly and is not
+reported, unless it is part of a dataset's preprocessing (inside a function or lambda given to
+`.map(...)`).
 
 ## Why is this bad?
 Every example is padded to the model's maximum length once, in `map`, and every batch then
@@ -72,7 +73,8 @@ right only where shapes must be fixed (TPU/XLA, `torch.compile` without dynamic 
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list[Any] = []
+        self.pending: list[tuple[Location, bool, ast.AST | None]] = []  # (where, returns tensors, scope)
+        self.mapped: set[object] = set()  # functions (by name) and lambdas (by id) given to .map(...)
         self.batched = False
 
     def visit(self, node: Any) -> None:
@@ -81,24 +83,30 @@ right only where shapes must be fixed (TPU/XLA, `torch.compile` without dynamic 
             name = self.ctx.callee(node)[1] or ""
             if name.endswith("Trainer") or name.startswith("DataCollator") or name == "DataLoader":
                 self.batched = True
+            if name == "map" and node.args:
+                fn = node.args[0]
+                self.mapped.add(id(fn) if isinstance(fn, ast.Lambda) else spelled(fn))
             kw = self.ctx.kwarg(node, "padding")
-            if (
-                kw is not None
-                and self.ctx.value(kw.value) == "max_length"
-                and _tokenizer_like(name)
-                and self.ctx.kwarg(node, "return_tensors") is None
-            ):
-                self.pending.append(self.ctx.loc(kw))
+            if kw is not None and self.ctx.value(kw.value) == "max_length" and _tokenizer_like(name):
+                tensors = self.ctx.kwarg(node, "return_tensors") is not None
+                self.pending.append((self.ctx.loc(kw), tensors, self.ctx.scope))
         elif t is ast.Name:
             if node.id.startswith("DataCollator"):
                 self.batched = True
         elif node.attr.startswith("DataCollator"):
             self.batched = True
 
+    def _preprocessing(self, scope: ast.AST | None) -> bool:
+        if isinstance(scope, ast.Lambda):
+            return id(scope) in self.mapped
+        return isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) and scope.name in self.mapped
+
     def finish(self) -> None:
         if not self.batched:
             return
-        for loc in self.pending:
+        for loc, tensors, scope in self.pending:
+            if tensors and not self._preprocessing(scope):
+                continue  # tensors for a model, not a dataset
             self.report(
                 loc,
                 "padding='max_length' pads every example to the maximum length although batches are "
@@ -300,6 +308,11 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
             )
 
 
+# TRL trainers that learn from rewards of samples generated during training: the reward curve is
+# their measure of progress, a held-out set is not what the rule asks of them.
+ONLINE_RL = ("GRPO", "PPO", "RLOO", "OnlineDPO", "XPO", "NashMD")
+
+
 def hf_trainer(ctx: Context, node: ast.Call) -> str | None:
     """Name of a transformers-style trainer built by this call (transformers, TRL, setfit,
     sentence-transformers, or a subclass of the file's own), else None (Lightning, a class of the
@@ -334,9 +347,12 @@ In a file that calls `trainer.train()`, reports a `*Trainer(...)` built without 
 (no `**kwargs`, fewer than five positional arguments), or, when the file has exactly one
 `TrainingArguments(...)` with a literal `eval_strategy="no"` or none at all (and no `**kwargs`,
 no later `args.eval_strategy = ...`), a Trainer that gets an `eval_dataset` which is then never
-evaluated during training. A file that calls `.evaluate(...)` itself is not reported, nor are
-Trainers built inside test functions (`def test_*`), which check that training runs, and classes
-named `*Trainer` that the file defines without deriving them from a library trainer.
+evaluated during training (the legacy `evaluation_strategy=` counts as `eval_strategy=`). A file
+that calls `.evaluate(...)` itself is not reported, nor are Trainers built inside test functions
+(`def test_*`), which check that training runs, classes named `*Trainer` that the file defines
+without deriving them from a library trainer, Lightning's `Trainer` (it validates through `fit()`),
+and TRL's online reinforcement-learning trainers (GRPO, PPO, RLOO, online DPO, XPO, Nash-MD),
+whose progress is the reward of the samples they generate.
 
 ## Why is this bad?
 Without evaluation during training nothing tells over-fitting, a diverging run or a bad learning
@@ -378,7 +394,7 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
             self.evaluated = True
         elif training_args(ctx, node) is not None:
             self.args.append(MISSING if has_star_args(node) else strategy(ctx, node, "eval_strategy", "no"))
-        elif hf_trainer(ctx, node):
+        elif (name := hf_trainer(ctx, node)) and not name.startswith(ONLINE_RL):
             if any(getattr(s, "name", "").startswith("test") for s in ctx.scopes):
                 return  # a test checks that training runs, not what it learns
             if ctx.opaque_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
@@ -412,13 +428,15 @@ class EvaluationWithoutSelection(Rule):
     severity = WARNING
     notebook = "notebooks/03_hyperparameter_tuning.ipynb"
     node_types = (ast.Call, ast.Name, ast.Attribute)
-    triggers = ("eval_strategy",)
+    collectors = (TrainingFacts,)
+    triggers = ("eval_strategy", "evaluation_strategy")
     explanation = """
 ## What it does
 Reports `TrainingArguments(...)` with a literal `eval_strategy` (or the legacy
 `evaluation_strategy`) other than `"no"`, without any
-`load_best_model_at_end=` and without `**kwargs`, in a file that never mentions
-`EarlyStoppingCallback` nor assigns `*.load_best_model_at_end`.
+`load_best_model_at_end=` and without `**kwargs` that bplint cannot read, in a file that never
+mentions `EarlyStoppingCallback` nor assigns `*.load_best_model_at_end`. A file whose trainers all
+lack an `eval_dataset` is not reported: nothing is evaluated there (BPL405 reports it).
 
 ## Why is this bad?
 The run measures the validation metric at every evaluation and then keeps the weights of the
@@ -447,6 +465,8 @@ last checkpoint is intended.
         super().__init__(ctx)
         self.pending: list[Any] = []
         self.selected = False
+        self.evaluating_trainers = 0  # trainers given an eval_dataset
+        self.blind_trainers = 0  # trainers without one: nothing is evaluated (BPL405's concern)
 
     def visit(self, node: Any) -> None:
         t = type(node)
@@ -461,6 +481,12 @@ last checkpoint is intended.
                 self.selected = True
             return
         ctx = self.ctx
+        if hf_trainer(ctx, node):
+            if ctx.kwarg(node, "eval_dataset") is not None or ctx.opaque_kwargs(node) or len(node.args) >= 5:
+                self.evaluating_trainers += 1
+            else:
+                self.blind_trainers += 1
+            return
         if training_args(ctx, node) is None or ctx.opaque_kwargs(node) or has_star_args(node):
             return
         ev = strategy(ctx, node, "eval_strategy", "no")
@@ -468,8 +494,8 @@ last checkpoint is intended.
             self.pending.append(ctx.loc(node.func))
 
     def finish(self) -> None:
-        if self.selected:
-            return
+        if self.selected or (self.blind_trainers and not self.evaluating_trainers):
+            return  # no trainer of the file gets an evaluation set: nothing is evaluated
         for loc in self.pending:
             self.report(
                 loc,
