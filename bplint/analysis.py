@@ -45,6 +45,10 @@ def has_star_args(call: ast.Call) -> bool:
     return any(isinstance(a, ast.Starred) for a in call.args)
 
 
+def _builtin(ctx: Context, func: ast.AST, name: str) -> bool:
+    return isinstance(func, ast.Name) and func.id == name and ctx.semantic.lookup(name) is None
+
+
 class _Marker:
     """Walk instruction pushed on the stack next to nodes: run ``action(node)`` when popped."""
 
@@ -382,7 +386,12 @@ class Context:
     def _call(self, node: Any, push: Push) -> bool:
         func = node.func
         if type(func) is ast.Attribute and func.attr in _MUTATORS:
-            self.semantic.mark_mutated(func.value)
+            if isinstance(func.value, ast.Call) and _builtin(self, func.value.func, "globals"):
+                self.semantic.rebind_globals()
+            else:
+                self.semantic.mark_mutated(func.value)
+        elif _builtin(self, func, "exec"):
+            self.semantic.rebind_globals()
         return False
 
     _structure: ClassVar[dict[type, Any]] = {

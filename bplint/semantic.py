@@ -51,13 +51,21 @@ CLASS: Final = "class"  # node: the ClassDef
 class Binding:
     """One binding of a name: how (``kind``), by which node, and to what."""
 
-    __slots__ = ("kind", "mutated", "node", "value")
+    __slots__ = ("kind", "mutated", "node", "stale", "value")
 
     def __init__(self, kind: str, node: ast.AST | None, value: object = None) -> None:
         self.kind = kind
         self.node = node
         self.value = value
         self.mutated = False  # a dict bound here was changed in place (``kw["x"] = 1``, ``kw.update(...)``)
+        self.stale = False  # exec() or globals().update() may have rebound the name since
+
+    @property
+    def expr(self) -> ast.expr | None:
+        """The expression assigned, when it still tells the value."""
+        if self.kind == VALUE and not self.stale and isinstance(self.value, ast.expr):
+            return self.value
+        return None
 
     def __repr__(self) -> str:
         return f"Binding({self.kind}, {self.value!r})"
@@ -269,8 +277,8 @@ class SemanticModel:
                 return node.id
             if b.kind == IMPORT:
                 return b.value  # type: ignore[return-value]
-            if b.kind == VALUE and depth < _MAX_DEPTH and isinstance(b.value, ast.Name | ast.Attribute):
-                return self.qualname(b.value, depth + 1)
+            if depth < _MAX_DEPTH and isinstance(b.expr, ast.Name | ast.Attribute):
+                return self.qualname(b.expr, depth + 1)
             if b.kind in (DEF, CLASS):
                 return node.id
             return None
@@ -291,8 +299,8 @@ class SemanticModel:
                 return not v
         elif depth < _MAX_DEPTH and isinstance(node, ast.Name | ast.Attribute):
             b = self.binding_of(node)
-            if b is not None and b.kind == VALUE and isinstance(b.value, ast.expr):
-                return self.value(b.value, default, depth + 1)
+            if b is not None and b.expr is not None:
+                return self.value(b.expr, default, depth + 1)
         return default
 
     def origin(self, node: ast.AST | None, depth: int = 0) -> str | None:
@@ -308,9 +316,15 @@ class SemanticModel:
             return self.qualname(func)
         if depth < _MAX_DEPTH and isinstance(node, ast.Name | ast.Attribute):
             b = self.binding_of(node)
-            if b is not None and b.kind == VALUE and isinstance(b.value, ast.expr):
-                return self.origin(b.value, depth + 1)
+            if b is not None and b.expr is not None:
+                return self.origin(b.expr, depth + 1)
         return None
+
+    def rebind_globals(self) -> None:
+        """``exec(...)`` or ``globals().update(...)``: any module-level name may hold anything now
+        (nanoGPT's configurator overrides its defaults this way)."""
+        for b in (*self.module.names.values(), *self._module_final.values()):
+            b.stale = True
 
     def mark_mutated(self, node: ast.AST) -> None:
         """A container bound to ``node`` changes in place: its literal contents no longer tell."""
@@ -359,8 +373,8 @@ class SemanticModel:
             return [(kw.arg, kw.value) for kw in node.keywords if kw.arg is not None]
         if isinstance(node, ast.Name) and depth < _MAX_DEPTH:
             b = self.lookup(node.id)
-            if b is not None and b.kind == VALUE and not b.mutated and isinstance(b.value, ast.expr):
-                return self._dict_entries(b.value, depth + 1)
+            if b is not None and b.expr is not None and not b.mutated:
+                return self._dict_entries(b.expr, depth + 1)
         return None
 
 

@@ -118,9 +118,9 @@ class TrainingFacts:
         self.trainer_classes: set[str] = set()  # classes of the file derived from a library trainer
         self.local_classes: set[str] = set()  # other classes of the file named *Trainer
         self.model_classes: set[str] = set()
-        self.model_init = False
         self.trainer_builds_model = False  # model= given as a name or path: the trainer loads it (TRL)
-        self.trainers: list[Event] = []  # trainer constructions
+        self.trainers: list[Event] = []  # trainer constructions without model_init (they get a built model)
+        self.model_init_trainers = 0  # trainer constructions with model_init (they build it after seeding)
         self.seeding_trainer = False  # a trainer that seeds in its constructor (transformers and subclasses)
         self.train_events: list[Event] = []
         self.backward: list[Event] = []
@@ -180,7 +180,7 @@ class TrainingFacts:
         if "seed" in (spelled(test) or "").lower() and node.body:
             self.seed_guards.append((self.ctx.cell or 0, node.body[0].lineno, node.body[-1].end_lineno or 0))
 
-    def is_trainer_ctor(self, call: ast.AST) -> bool:
+    def is_trainer_ctor(self, call: ast.AST | None) -> bool:
         if not isinstance(call, ast.Call):
             return False
         name = self.ctx.callee(call)[1]
@@ -198,7 +198,7 @@ class TrainingFacts:
         if self.is_trainer_ctor(recv):
             return True
         b = self.ctx.binding(recv)
-        if b is not None and b.kind == "value" and self.is_trainer_ctor(b.value):
+        if b is not None and self.is_trainer_ctor(b.expr):
             return True
         return spelled(recv) in self.trainer_names
 
@@ -216,12 +216,13 @@ class TrainingFacts:
 
     def _trainer(self, node: ast.Call, q: str | None) -> None:
         ctx = self.ctx
-        self.trainers.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
+        if ctx.kwarg(node, "model_init") is not None:
+            self.model_init_trainers += 1
+        else:
+            self.trainers.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
         lib = (q or "").partition(".")[0]
         if lib in SEEDING_TRAINERS or (self.ctx.callee(node)[1] in self.trainer_classes) or q == "Trainer":
             self.seeding_trainer = True
-        if ctx.kwarg(node, "model_init") is not None:
-            self.model_init = True
         m = ctx.kwarg(node, "model")
         if m is not None and _is_model_name(ctx, m.value):
             self.trainer_builds_model = True
@@ -277,8 +278,8 @@ class TrainingFacts:
             return value.attr
         if isinstance(value, ast.Name) and depth < 8:
             b = self.ctx.binding(value)
-            if b is not None and isinstance(b.value, ast.expr):
-                return self._dtype_name(b.value, depth + 1)
+            if b is not None and b.expr is not None:
+                return self._dtype_name(b.expr, depth + 1)
         text = self.ctx.str_value(value)
         return text if isinstance(text, str) else None
 
@@ -321,6 +322,11 @@ class TrainingFacts:
         if self.backward and self.steps:
             return min(self.backward, key=first).loc
         return None
+
+    @property
+    def model_init(self) -> bool:
+        """Every trainer of the file builds its model with model_init (after seeding)."""
+        return self.model_init_trainers > 0 and not self.trainers
 
     def hand_loop(self) -> bool:
         return bool(self.backward and self.steps)

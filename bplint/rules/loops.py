@@ -51,7 +51,7 @@ def is_model_value(ctx: Context, expr: ast.AST | None, depth: int = 0) -> bool:
         return False
     if isinstance(expr, ast.Name | ast.Attribute):
         b = ctx.binding(expr)
-        return b is not None and isinstance(b.value, ast.expr) and is_model_value(ctx, b.value, depth + 1)
+        return b is not None and b.expr is not None and is_model_value(ctx, b.expr, depth + 1)
     if not isinstance(expr, ast.Call):
         return False
     func = expr.func
@@ -71,8 +71,8 @@ def is_model(ctx: Context, node: ast.AST) -> bool:
     """A callee that is a model: bound to a model value, or spelled ``model``/``self.model`` where
     nothing says otherwise (a parameter, a name bound elsewhere)."""
     b = ctx.binding(node)
-    if b is not None and isinstance(b.value, ast.expr):
-        return is_model_value(ctx, b.value)
+    if b is not None and b.expr is not None:
+        return is_model_value(ctx, b.expr)
     if isinstance(node, ast.Name):
         return node.id == "model"
     return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \

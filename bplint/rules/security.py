@@ -294,7 +294,7 @@ checkpoint holds custom classes), or store weights as safetensors.
         if name == "load_state_dict":
             for a in node.args[:1]:
                 b = self.ctx.binding(a)  # state = torch.load(...); model.load_state_dict(state)
-                self.into_state_dict.add(id(b.value if b is not None and b.kind == "value" else a))
+                self.into_state_dict.add(id(b.expr if b is not None and b.expr is not None else a))
             return
         if self.ctx.callee(node)[0] != "torch.load":
             return

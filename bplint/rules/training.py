@@ -36,7 +36,8 @@ class StaticPadding(Rule):
 
     @classmethod
     def wanted(cls, text: str) -> bool:
-        return "\"max_length\"" in text or "'max_length'" in text
+        # a notebook's text is JSON: its double quotes are escaped
+        return any(q in text for q in ('"max_length"', "'max_length'", '\\"max_length\\"'))
     explanation = """
 ## What it does
 Reports a tokenizer call (a callee named like `tokenizer`, `tok`, `processor`, `*encode*`) with
