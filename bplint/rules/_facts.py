@@ -110,7 +110,7 @@ def where(event: Event) -> str:
 class TrainingFacts:
     """Collects training, seeding and model-building facts of a file, once, for several rules."""
 
-    node_types = (ast.Call, ast.ClassDef, ast.Constant, ast.If, ast.Assign)
+    node_types = (ast.Call, ast.ClassDef, ast.Constant, ast.If, ast.Assign, ast.For, ast.AsyncFor, ast.While)
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
@@ -129,6 +129,7 @@ class TrainingFacts:
         self.seeds: list[Event] = []
         self.models: list[Event] = []
         self.seed_guards: list[tuple[int, int, int]] = []  # (cell, first, last line) of `if args.seed ...:`
+        self.loops: list[tuple[int, int, int]] = []  # (cell, first, last line) of for/while loops
         self.seed_default: object = NO_OPTION  # default of an argparse --seed option defined here
         self.cuda = False
         self.autocast = False
@@ -136,7 +137,7 @@ class TrainingFacts:
         self.accelerator = False
         self._steps: dict[type, Callable[[Any], None]] = {
             ast.Constant: self._constant, ast.ClassDef: self._class, ast.If: self._if, ast.Call: self._call,
-            ast.Assign: self._assign}
+            ast.Assign: self._assign, ast.For: self._loop, ast.AsyncFor: self._loop, ast.While: self._loop}
 
     def visit(self, node: ast.AST) -> None:
         self._steps[type(node)](node)
@@ -162,6 +163,9 @@ class TrainingFacts:
             self.trainer_classes.add(node.name)
         elif node.name.endswith(TRAINER_SUFFIX):
             self.local_classes.add(node.name)
+
+    def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
+        self.loops.append((self.ctx.cell or 0, node.lineno, node.end_lineno or node.lineno))
 
     def _assign(self, node: ast.Assign) -> None:
         if self.is_trainer_ctor(node.value):
@@ -193,7 +197,7 @@ class TrainingFacts:
         origin = self.ctx.origin(recv) or ""
         return origin.endswith("Accelerator") or "accelerator" in (spelled(recv) or "").lower()
 
-    def _trains(self, recv: ast.AST) -> bool:
+    def trains(self, recv: ast.AST) -> bool:
         """The receiver of ``.train()``/``.fit()`` is a trainer (built here, or bound to one)."""
         if self.is_trainer_ctor(recv):
             return True
@@ -231,7 +235,7 @@ class TrainingFacts:
         """Facts of ``x.name(...)``; True when the call is fully accounted for."""
         ctx = self.ctx
         recv = func.value
-        if name in ("train", "fit") and self._trains(recv):
+        if name in ("train", "fit") and self.trains(recv):
             self.train_events.append(Event(order(ctx, node), ctx.loc(node), ctx.scope))
             return True
         if name == "backward":
@@ -330,6 +334,11 @@ class TrainingFacts:
 
     def hand_loop(self) -> bool:
         return bool(self.backward and self.steps)
+
+    def in_loop(self, event: Event) -> bool:
+        """The event happens inside a for/while loop (a training loop, not a single debugging step)."""
+        cell = event.loc.cell or 0
+        return any(c == cell and a <= event.loc.line <= b for c, a, b in self.loops)
 
     def guarded(self, seed: Event) -> bool:
         """The seed call runs only when a seed option was given (``if args.seed is not None:``)."""

@@ -273,7 +273,7 @@ class MissingZeroGrad(Rule):
     summary = "Training loop with backward() and step() but no zero_grad()"
     severity = WARNING
     notebook = "notebooks/09_pitfalls.ipynb"
-    node_types = (ast.Call, ast.Attribute, ast.For, ast.While, ast.AsyncFor)
+    node_types = (ast.Call, ast.Attribute)
     collectors = (TrainingFacts,)
     triggers = ("backward",)
     explanation = """
@@ -312,13 +312,9 @@ accumulation: after each step, not after each micro-batch).
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.zeroed = False
-        self.loops: list[Any] = []
 
     def visit(self, node: Any) -> None:
         t = type(node)
-        if t is ast.For or t is ast.While or t is ast.AsyncFor:
-            self.loops.append((self.ctx.cell or 0, node.lineno, node.end_lineno))
-            return
         if t is ast.Attribute:
             if node.attr in ("zero_grad", "grad") and (
                 node.attr == "zero_grad" or isinstance(node.ctx, ast.Store)
@@ -331,15 +327,10 @@ accumulation: after each step, not after each micro-batch).
         facts = self.ctx.collector(TrainingFacts)
         if not facts.hand_loop() or self.zeroed:
             return
-        in_loop = [
-            loc
-            for loc in (e.loc for e in sorted(facts.steps, key=first))
-            if any(c == (loc.cell or 0) and a <= loc.line <= b for c, a, b in self.loops)
-        ]
+        in_loop = [e for e in sorted(facts.steps, key=first) if facts.in_loop(e)]
         if in_loop:
-            where = in_loop[0]
             self.report(
-                where,
+                in_loop[0].loc,
                 "optimizer.step() without zero_grad(): gradients accumulate across steps; call "
                 "optimizer.zero_grad(set_to_none=True) after each step",
             )

@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import ast
+import os
+import re
+from functools import lru_cache
 from typing import Any
 
 from bplint.analysis import Context
-from bplint.registry import WARNING, Rule, register
+from bplint.registry import WARNING, Rule, document_context, register
 from bplint.rules._facts import TrainingFacts, first, training_args
 from bplint.rules._requirements import package_range
 
 NOTEBOOK = "notebooks/04_performance.ipynb"
 TRL_BF16_DEFAULT = "0.19"  # TRL's configs default to bf16=True (unless fp16) from this release on
+PRECISION_KEYWORDS = ("mixed_precision", "fp16")  # fp16= is mixed_precision's old name in Accelerate
+_LAUNCH_PRECISION = re.compile(r"^mixed_precision:\s*['\"]?(\w+)", re.MULTILINE)
+
+
+@lru_cache(maxsize=1024)
+def _launch_precision(directory: str) -> str | None:
+    """The mixed_precision an accelerate launch config (YAML) in the directory sets, if any."""
+    from bplint.sources import read_bytes
+
+    try:
+        names = sorted(os.listdir(directory))  # noqa: PTH208  (start-up time)
+    except OSError:
+        return None
+    for name in names:
+        if name.endswith((".yaml", ".yml")):
+            try:
+                text = read_bytes(os.path.join(directory, name), head=100_000).decode("utf-8", "replace")  # noqa: PTH118
+            except ValueError:
+                continue
+            m = _LAUNCH_PRECISION.search(text)
+            if m and "distributed_type:" in text:
+                return m.group(1)
+    return None
+
+
+@document_context
+def launch_config(path: str, root: str) -> dict[str, str | None]:
+    """``accelerate launch --config_file x.yaml`` next to a script decides its precision."""
+    return {"launch_precision": _launch_precision(os.path.dirname(os.path.abspath(path)))}  # noqa: PTH100, PTH120
 
 
 @register
@@ -101,10 +133,12 @@ class AcceleratorWithoutPrecision(Rule):
     triggers = ("Accelerator",)
     explanation = """
 ## What it does
-Reports `accelerate.Accelerator(...)` without `mixed_precision=` (and without `cpu=True` or
-`**kwargs` that bplint cannot read) in a file that trains through it (`prepare`, `backward`,
-`accumulate`), unless the project is configured with `cpu-only = true`. `Accelerator().device`,
-which only asks for the device, is not reported.
+Reports `accelerate.Accelerator(...)` without `mixed_precision=` (nor its old name `fp16=`, nor
+`cpu=True` or `**kwargs` that bplint cannot read) in a file that trains through it (`prepare`,
+`backward`, `accumulate`), unless the project is configured with `cpu-only = true`.
+`Accelerator().device`, which only asks for the device, is not reported, nor is a script next to an
+accelerate launch config (a YAML file with `distributed_type:` and `mixed_precision:`), which
+decides the precision when the script runs with `accelerate launch --config_file`.
 
 ## Why is this bad?
 Without the argument the precision comes from whatever `accelerate config` or
@@ -148,8 +182,10 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
         q = ctx.callee(node)[0] or ""
         if not (q == "Accelerator" or q.startswith("accelerate")):
             return
-        if ctx.opaque_kwargs(node) or ctx.kwarg(node, "mixed_precision") is not None:
-            return
+        if ctx.opaque_kwargs(node) or any(ctx.kwarg(node, k) is not None for k in PRECISION_KEYWORDS):
+            return  # decided
+        if ctx.options.get("launch_precision"):
+            return  # the accelerate launch config shipped next to the script decides
         cpu = ctx.kwarg(node, "cpu")
         if cpu is not None and ctx.value(cpu.value) is not False:
             return
@@ -174,8 +210,9 @@ class GpuLoopWithoutAutocast(Rule):
     triggers = ("backward",)
     explanation = """
 ## What it does
-Reports a hand-written training loop that calls `loss.backward()` itself and `optimizer.step()`,
-in a file that moves work to the GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`,
+Reports a hand-written training loop (`loss.backward()` called by the loop itself, inside a
+`for`/`while`, and `optimizer.step()`; a single step to debug gradients is not a loop), in a file
+that moves work to the GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`,
 `torch.device("cuda" ...)`) but never uses `torch.autocast` / `torch.amp.autocast` (or a
 `GradScaler`) nor a low-precision model (`.half()`, `.bfloat16()`, a dtype other than float32,
 a quantised model). A loop that goes through `accelerator.backward(loss)` gets Accelerate's mixed
@@ -214,10 +251,11 @@ needs `torch.amp.GradScaler`), or use Accelerate with `mixed_precision="bf16"`.
         facts = self.ctx.collector(TrainingFacts)
         if self.ctx.options.get("cpu_only") or not facts.hand_loop() or not facts.cuda:
             return
-        if not self.ctx.semantic.torch_only or not facts.plain_backward:
-            return  # TensorFlow code, or every loop goes through an Accelerator (see BPL302)
+        looping = [e for e in facts.plain_backward if facts.in_loop(e)]
+        if not self.ctx.semantic.torch_only or not looping:
+            return  # TensorFlow code, a single debugging step, or loops that go through an Accelerator
         if facts.autocast or facts.low_precision:
             return
-        where = min(facts.plain_backward, key=first).loc
+        where = min(looping, key=first).loc
         self.report(where, "GPU training loop without torch.autocast runs in fp32: wrap the forward pass in "
                     "torch.autocast('cuda', dtype=torch.bfloat16)")

@@ -345,11 +345,13 @@ class TrainingWithoutEvaluation(Rule):
     explanation = """
 ## What it does
 In a file that calls `trainer.train()`, reports a `*Trainer(...)` built without `eval_dataset`
-(no `**kwargs`, fewer than five positional arguments), or, when the file has exactly one
+(nor sentence-transformers' `evaluator=`; no `**kwargs`, fewer than five positional arguments),
+or, when the file has exactly one
 `TrainingArguments(...)` with a literal `eval_strategy="no"` or none at all (and no `**kwargs`,
 no later `args.eval_strategy = ...`), a Trainer that gets an `eval_dataset` which is then never
 evaluated during training (the legacy `evaluation_strategy=` counts as `eval_strategy=`). A file
-that calls `.evaluate(...)` itself is not reported, nor are Trainers built inside test functions
+that calls `.evaluate(...)` itself, or a trainer's `.predict(...)`, is not reported, nor are
+Trainers built inside test functions
 (`def test_*`), which check that training runs, classes named `*Trainer` that the file defines
 without deriving them from a library trainer, Lightning's `Trainer` (it validates through `fit()`),
 and TRL's online reinforcement-learning trainers (GRPO, PPO, RLOO, online DPO, XPO, Nash-MD),
@@ -391,16 +393,20 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
             if node.attr in ("eval_strategy", "evaluation_strategy") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
             return
-        if ctx.callee(node)[1] == "evaluate" and isinstance(node.func, ast.Attribute):
-            self.evaluated = True
+        name = ctx.callee(node)[1]
+        func = node.func
+        if isinstance(func, ast.Attribute) and (name == "evaluate" or (
+                name == "predict" and ctx.collector(TrainingFacts).trains(func.value))):
+            self.evaluated = True  # the file evaluates the model itself, after training
         elif training_args(ctx, node) is not None:
             self.args.append(MISSING if has_star_args(node) else strategy(ctx, node, "eval_strategy", "no"))
-        elif (name := hf_trainer(ctx, node)) and not name.startswith(ONLINE_RL):
+        elif (trainer := hf_trainer(ctx, node)) and not trainer.startswith(ONLINE_RL):
             if any(getattr(s, "name", "").startswith("test") for s in ctx.scopes):
                 return  # a test checks that training runs, not what it learns
             if ctx.opaque_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
                 return
-            self.trainers.append((ctx.loc(node.func), ctx.kwarg(node, "eval_dataset") is not None))
+            evaluates = any(ctx.kwarg(node, k) is not None for k in ("eval_dataset", "evaluator"))
+            self.trainers.append((ctx.loc(node.func), evaluates))
 
     def finish(self) -> None:
         if not self.ctx.collector(TrainingFacts).train_events or self.evaluated:
@@ -416,7 +422,7 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
             elif never:
                 self.report(
                     loc,
-                    "eval_dataset is never evaluated during training (no eval_strategy, so 'no'): set "
+                    "eval_dataset is never evaluated during training (eval_strategy is 'no'): set "
                     "eval_strategy='epoch' or 'steps' in the training arguments",
                 )
 
