@@ -10,7 +10,7 @@ from typing import Any
 
 from bplint.analysis import Context
 from bplint.registry import WARNING, Rule, document_context, register
-from bplint.rules._facts import TrainingFacts, first, training_args
+from bplint.rules._facts import TrainingFacts, first, spelled, training_args
 from bplint.rules._requirements import package_range
 
 NOTEBOOK = "notebooks/04_performance.ipynb"
@@ -131,11 +131,14 @@ class AcceleratorWithoutPrecision(Rule):
     severity = WARNING
     notebook = NOTEBOOK
     triggers = ("Accelerator",)
+    collectors = (TrainingFacts,)
     explanation = """
 ## What it does
 Reports `accelerate.Accelerator(...)` without `mixed_precision=` (nor its old name `fp16=`, nor
-`cpu=True` or `**kwargs` that bplint cannot read) in a file that trains through it (`prepare`,
-`backward`, `accumulate`), unless the project is configured with `cpu-only = true`.
+`cpu=True` or `**kwargs` that bplint cannot read) in a file that trains through it
+(`accelerator.backward(loss)`, `accelerator.accumulate(model)`, or an optimizer handed to
+`prepare`), unless the project is configured with `cpu-only = true`. An accelerator that only
+prepares models (to load a checkpoint or run an embedder) is not reported.
 `Accelerator().device`, which only asks for the device, is not reported, nor is a script next to an
 accelerate launch config (a YAML file with `distributed_type:` and `mixed_precision:`), which
 decides the precision when the script runs with `accelerate launch --config_file`.
@@ -165,7 +168,13 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
         super().__init__(ctx)
         self.pending: list[Any] = []
         self.device_only: set[int] = set()  # Accelerator().device: asked for the device, not for training
-        self.trains = False  # the file prepares models or runs backward through an accelerator
+        # Preparing models alone is also how checkpoints are loaded and embedders run for inference;
+        # an optimizer handed to prepare() or gradient accumulation through the accelerator is training.
+        self.trains = False
+
+    def _optimizer(self, arg: ast.AST) -> bool:
+        ctx = self.ctx
+        return "optim" in (spelled(arg) or "").lower() or "optim" in (ctx.origin(arg) or "")
 
     def visit(self, node: Any) -> None:
         ctx = self.ctx
@@ -174,7 +183,7 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
                 self.device_only.add(id(node.value))
             return
         name = ctx.callee(node)[1]
-        if name in ("prepare", "backward", "prepare_model", "accumulate"):
+        if name == "accumulate" or (name == "prepare" and any(self._optimizer(a) for a in node.args)):
             self.trains = True
             return
         if name != "Accelerator" or ctx.options.get("cpu_only") or id(node) in self.device_only:
@@ -192,8 +201,9 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
         self.pending.append(ctx.loc(node.func))
 
     def finish(self) -> None:
-        if not self.trains:
-            return
+        facts = self.ctx.collector(TrainingFacts)
+        if not (self.trains or len(facts.backward) > len(facts.plain_backward)):
+            return  # no accelerator.backward(loss) either
         for loc in self.pending:
             self.report(loc, "Accelerator() without mixed_precision= depends on the machine's accelerate "
                         "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")

@@ -310,7 +310,8 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
 
 
 # TRL trainers that learn from rewards of samples generated during training: the reward curve is
-# their measure of progress, a held-out set is not what the rule asks of them.
+# their measure of progress, a held-out set is not what the rule asks of them. Matched anywhere in
+# the class name: TRL also ships variants such as AsyncGRPOTrainer.
 ONLINE_RL = ("GRPO", "PPO", "RLOO", "OnlineDPO", "XPO", "NashMD")
 
 
@@ -400,7 +401,7 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
             self.evaluated = True  # the file evaluates the model itself, after training
         elif training_args(ctx, node) is not None:
             self.args.append(MISSING if has_star_args(node) else strategy(ctx, node, "eval_strategy", "no"))
-        elif (trainer := hf_trainer(ctx, node)) and not trainer.startswith(ONLINE_RL):
+        elif (trainer := hf_trainer(ctx, node)) and not any(rl in trainer for rl in ONLINE_RL):
             if any(getattr(s, "name", "").startswith("test") for s in ctx.scopes):
                 return  # a test checks that training runs, not what it learns
             if ctx.opaque_kwargs(node) or has_star_args(node) or len(node.args) >= 5:

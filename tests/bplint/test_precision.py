@@ -59,7 +59,7 @@ def test_cpu_only_option():
 
 
 def test_accelerator():
-    train = "\nmodel = acc.prepare(model)\n"
+    train = "\nmodel, optimizer = acc.prepare(model, optimizer)\n"
     assert codes("from accelerate import Accelerator\nacc = Accelerator()" + train) == ["BPL302"]
     grad = "import accelerate\nacc = accelerate.Accelerator(gradient_accumulation_steps=2)"
     assert codes(grad + train) == ["BPL302"]
@@ -72,6 +72,10 @@ def test_accelerator():
     # asking for the device, or never training through it: precision does not matter
     assert codes("from accelerate import Accelerator\ndevice = Accelerator().device" + train) == []
     assert codes("from accelerate import Accelerator\nacc = Accelerator()\n") == []
+    # preparing models alone loads checkpoints or runs embedders; backward or accumulate trains
+    assert codes(head + "acc = Accelerator()\nunet, enc = acc.prepare(unet, enc)\n") == []
+    assert codes(head + "acc = Accelerator()\nmodel = acc.prepare(model)\nacc.backward(loss)\n") == ["BPL302"]
+    assert codes(head + "acc = Accelerator()\nwith acc.accumulate(model):\n    pass\n") == ["BPL302"]
 
 
 LOOP = """
