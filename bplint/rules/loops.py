@@ -144,9 +144,10 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
         key = id(self.ctx.scope)
         s = self.scopes.get(key)
         if s is None:
-            # calls: unprotected forward calls (id, location); flows: assignments of their outputs
-            # (by node id); predicted: forward calls whose outputs reach argmax/softmax/decode...
-            s = self.scopes[key] = {"calls": [], "flows": {}, "predicted": set(), "train": False}
+            # calls: unprotected forward calls (id, location); assigned: the assignments of this
+            # scope (by node id; which of them hold forward outputs is asked only when a prediction
+            # uses the name); predicted: forward calls whose outputs reach argmax/softmax/decode...
+            s = self.scopes[key] = {"calls": [], "assigned": set(), "predicted": set(), "train": False}
         return s
 
     def _model_calls(self, expr: ast.AST) -> set[int]:
@@ -159,9 +160,7 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
             scope = self._scope()
             if any(isinstance(tg, ast.Name) and "loss" in tg.id for tg in node.targets):
                 scope["train"] = True
-            calls = self._model_calls(node.value)
-            if calls:  # the names bound by this assignment hold forward outputs
-                scope["flows"][id(node)] = calls
+            scope["assigned"].add(id(node))
             return
         if t is ast.With:
             if any(_is_no_grad(ctx, item.context_expr) for item in node.items):
@@ -179,8 +178,9 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
             scope = self._scope()
             for n in ast.walk(node):
                 b = ctx.binding(n) if type(n) is ast.Name else None
-                if b is not None and id(b.node) in scope["flows"]:
-                    scope["predicted"].update(scope["flows"][id(b.node)])
+                # a name assigned earlier in this scope: the forward calls of its value are predicted
+                if b is not None and isinstance(b.node, ast.Assign) and id(b.node) in scope["assigned"]:
+                    scope["predicted"].update(self._model_calls(b.node.value))
             scope["predicted"].update(self._model_calls(node))
         elif id(node) not in self.protected and is_model(ctx, func):
             self._scope()["calls"].append((id(node), ctx.loc(node)))
