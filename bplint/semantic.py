@@ -29,6 +29,9 @@ from collections.abc import Iterator
 from typing import Final
 
 MISSING: Final = object()  # an unknown value
+# Statements that contain statements (function and class bodies are handled on their own).
+_COMPOUND = frozenset({ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+                       ast.TryStar, ast.Match})
 _MAX_DEPTH = 8  # alias chains followed at most this deep (``a = b; b = c; ...``)
 
 # Methods that return the object they are called on (or a copy of the same kind): a model moved to
@@ -149,6 +152,8 @@ class SemanticModel:
             elif module_level and isinstance(st, ast.AugAssign | ast.For | ast.AsyncFor):
                 for name_node, _ in _pairs(st.target, None):
                     self._seen(seen, name_node.id, None)
+            if type(st) not in _COMPOUND:
+                continue  # most statements hold no statements
             for field in ("body", "orelse", "finalbody"):
                 stack.extend((s, module_level) for s in reversed(getattr(st, field, ()) or ()))
             for h in getattr(st, "handlers", ()) or ():
