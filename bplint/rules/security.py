@@ -56,6 +56,10 @@ class _Calls(Rule):
     node_types: ClassVar[tuple[type, ...]] = (ast.Call,)
 
 
+# smolagents' clients of MCP servers: their trust_remote_code= accepts the server's tools.
+MCP_CLIENTS = frozenset({"from_mcp", "MCPClient"})
+
+
 @register
 class TrustRemoteCode(_Calls):
     code = "BPL201"
@@ -67,8 +71,10 @@ class TrustRemoteCode(_Calls):
     explanation = """
 ## What it does
 Reports `trust_remote_code=True` in any call (`from_pretrained`, `pipeline`, `load_dataset`,
-`AutoConfig`...), unless the same call pins `revision` to a full 40-hex commit hash (the code was
-reviewed at that commit).
+`AutoConfig`, smolagents' `load_tool`...), unless the same call pins `revision` to a full 40-hex
+commit hash (the code was reviewed at that commit). smolagents' MCP clients
+(`ToolCollection.from_mcp`, `MCPClient`) are not reported: there the flag accepts the tools that an
+MCP server offers, it downloads no code from a repository.
 
 ## Why is this bad?
 With `trust_remote_code=True`, transformers downloads Python files from the repository and
@@ -93,7 +99,7 @@ code and pin `revision` to the full commit hash you reviewed.
 """
 
     def visit(self, node: ast.Call) -> None:
-        if self.ctx.builds_keywords(node):
+        if self.ctx.builds_keywords(node) or self.ctx.callee(node)[1] in MCP_CLIENTS:
             return
         kw = self.ctx.kwarg(node, "trust_remote_code")
         if kw is None or self.ctx.value(kw.value) is not True:
