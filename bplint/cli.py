@@ -151,7 +151,8 @@ def _lint(argv: list[str]) -> int:
     if stdin:
         return _lint_stdin(args, config, report)
     found = discover(paths, config, force_exclude=args.force_exclude)
-    for path, what in found.special:
+    if found.special:
+        path, what = found.special[0]
         return _usage(f"{path}: not a regular file or directory: {what}")
     if found.missing:
         for m in found.missing:

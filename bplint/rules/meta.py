@@ -2,8 +2,6 @@
 
 from bplint.registry import ERROR, WARNING, Rule, register
 
-NB_NONE = ""
-
 
 @register
 class ParseError(Rule):
