@@ -79,7 +79,7 @@ def _analyse(path: str, kind: str, data: bytes, options: dict[str, Any]) -> Anal
     if kind == "notebook" and findings and doc.notebook is not None:
         _map_to_file(findings, notebook_line_map(doc.text, doc.notebook))
     findings.sort(key=Finding.sort_key)
-    noqa, disabled = directives(doc.lines)
+    noqa, disabled = directives(doc.lines, code=kind in ("python", "notebook"))
     return Analysis(findings, noqa, disabled)
 
 

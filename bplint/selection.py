@@ -54,26 +54,56 @@ def _codes(text: str | None) -> list[str] | None:
     return [c.upper() for c in re.split(r"[\s,]+", text) if c]
 
 
-def directives(sources: dict[int | None, list[str]]) -> tuple[list[Noqa], list[str]]:
-    """``noqa`` comments and file-level ``bplint: disable`` codes of a document's lines."""
+def directives(sources: dict[int | None, list[str]], code: bool = False) -> tuple[list[Noqa], list[str]]:
+    """``noqa`` comments and file-level ``bplint: disable`` codes of a document's lines. In Python
+    code (``code``: a script or notebook cells) only comments count, not a string that contains
+    ``# noqa`` (a test's sample source, a rule's documentation)."""
     noqa: list[Noqa] = []
     disabled: list[str] = []
     for cell, lines in sources.items():
+        comments: dict[int, int] | None = None
         for n, line in enumerate(lines, start=1):
             if "#" not in line:
                 continue
             low = line.lower()
-            if "bplint:" in low:
-                m = DISABLE.search(line)
-                if m:
-                    disabled += _codes(m.group("codes")) or []
-            if "noqa" in low:
-                m = NOQA.search(line)
-                if m:
-                    before = line[:m.start()]
-                    noqa.append(Noqa(cell, n, m.start(), m.end(), _codes(m.group("codes")),
-                                     len(before) - len(before.rstrip()), bool(line[m.end():].strip())))
+            if "bplint:" not in low and "noqa" not in low:
+                continue
+            if code and comments is None:
+                comments = _comment_columns(lines)
+            if comments is not None and not comments:
+                break
+            m = DISABLE.search(line) if "bplint:" in low else None
+            if m and _in_comment(comments, n, m.start()):
+                disabled += _codes(m.group("codes")) or []
+            m = NOQA.search(line) if "noqa" in low else None
+            if m and _in_comment(comments, n, m.start()):
+                before = line[:m.start()]
+                noqa.append(Noqa(cell, n, m.start(), m.end(), _codes(m.group("codes")),
+                                 len(before) - len(before.rstrip()), bool(line[m.end():].strip())))
     return noqa, disabled
+
+
+def _comment_columns(lines: list[str]) -> dict[int, int] | None:
+    """Line -> column where the line's comment starts; None when the text does not tokenize (then
+    every ``#`` counts, as in a requirement file)."""
+    import io
+    import tokenize
+
+    out: dict[int, int] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+            if tok.type == tokenize.COMMENT:
+                out[tok.start[0]] = tok.start[1]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return out
+
+
+def _in_comment(comments: dict[int, int] | None, line: int, col: int) -> bool:
+    if comments is None:
+        return True
+    start = comments.get(line)
+    return start is not None and col >= start
 
 
 class Selection:

@@ -161,6 +161,21 @@ def test_noqa_and_file_level_disable(project):
     assert json.loads(proc.stdout) == []
 
 
+def test_only_comments_suppress(project):
+    """A string that contains ``# noqa`` or ``# bplint: disable`` (a sample source, documentation)
+    suppresses nothing and is no unused noqa either."""
+    project("c.py", '''\
+        import pickle
+        SAMPLE = "# bplint: disable=BPL204"
+        x = pickle.load(f), "# noqa: BPL204"
+        DOC = """
+        pickle.load(f)  # noqa: BPL203
+        """
+        ''')
+    proc = run_cli("--no-cache", "--format", "json", "--extend-select", "BPL901", "c.py", cwd=project.root)
+    assert [(d["code"], d["line"]) for d in json.loads(proc.stdout)] == [("BPL204", 3)]
+
+
 def test_json_format_fields(bad_project):
     out = json.loads(run_cli("--format", "json", "--no-cache", "train.py", cwd=bad_project.root).stdout)
     d = out[0]
