@@ -204,6 +204,9 @@ def _specs_in(path: str, name: str) -> list[str]:
         text = read_bytes(path).decode("utf-8", "replace")
     except ValueError:
         return []
+    low = text.lower()
+    if not any(package in low for package in WATCHED):
+        return []  # nothing that a rule asks about: spare parsing a long dependency list
     if name == "pyproject.toml":
         import tomllib
 
