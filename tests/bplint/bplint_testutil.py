@@ -13,9 +13,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path[:1]:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bplint.engine import lint_source  # noqa: E402
+from bplint.engine import analyse  # noqa: E402
+from bplint.registry import all_rules  # noqa: E402
+from bplint.rules._requirements import VersionRange  # noqa: E402
+from bplint.selection import Selection  # noqa: E402
 
 DEFAULT_OPTIONS = {"cpu_only": False, "pin_policy": "application"}
+# Every rule, opt-in rules included, with suppression comments applied.
+EVERY_RULE = Selection([r.code for r in all_rules()], [], [], [])
+
+
+def lint_source(path: str, kind: str, data: bytes, options: dict | None = None):
+    """All findings of a document with every rule enabled and suppression comments applied."""
+    analysis = analyse(path, kind, data, options or DEFAULT_OPTIONS)
+    return EVERY_RULE.for_file(path).apply(analysis.findings, analysis.noqa, analysis.disabled)
 
 
 # Families of the core rules: tests written for them ignore findings of the later families.
@@ -26,6 +37,8 @@ def lint(source: str, kind: str = "python", path: str = "script.py", families: t
          **options):
     """Findings of a document given as text (dedented), optionally only of the given code prefixes."""
     opts = {**DEFAULT_OPTIONS, **options}
+    if "pins" in opts:  # {"transformers": "<5"}: the versions a requirement file would allow
+        opts["pins"] = {pkg: VersionRange.parse(spec).to_list() for pkg, spec in opts["pins"].items()}
     data = textwrap.dedent(source).encode() if isinstance(source, str) else source
     found = lint_source(path, kind, data, opts)
     return found if families is None else [f for f in found if f.code.startswith(families)]
