@@ -42,17 +42,11 @@ Trainer(model=model, args=args, train_dataset=train).train()
 """
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
-    return e
-
-
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """Wall time and CPU time (user + system, the process and its workers) of one run."""
     before = os.times()
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     wall = time.perf_counter() - t0
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
@@ -76,7 +70,7 @@ def interleaved(commands: dict[str, tuple[list[str], int]], cwd: Path) -> dict[s
 
 
 def version(cmd: list[str]) -> str:
-    out = subprocess.run(cmd, env=env(), capture_output=True, text=True, check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
 
 

@@ -76,10 +76,9 @@ def lint(paths: list[str], cwd: Path) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bplint.toml"
         config.write_text("")
-        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         command = [sys.executable, "-m", "bplint", "--no-cache", "--exit-zero", "--format", "json",
                    "--no-respect-gitignore", "--config", str(config), "--select", SELECT, *paths]
-        proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=cwd, check=False)
     if proc.returncode != 0:
         sys.exit(proc.stderr)
     return json.loads(proc.stdout)
@@ -113,7 +112,6 @@ def commit_of(path: Path) -> str:
 
 def lintable(root: Path) -> list[Path]:
     """Files bplint lints under a directory (by kind), for the file counts."""
-    sys.path.insert(0, str(REPO))
     from bplint.sources import file_kind
 
     return [p for p in root.rglob("*") if p.is_file() and file_kind(str(p)) is not None]

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path[:1]:
-    sys.path.insert(0, str(REPO_ROOT))
+from bplint.engine import analyse
+from bplint.registry import all_rules
+from bplint.rules._requirements import VersionRange
+from bplint.selection import Selection
 
-from bplint.engine import analyse  # noqa: E402
-from bplint.registry import all_rules  # noqa: E402
-from bplint.rules._requirements import VersionRange  # noqa: E402
-from bplint.selection import Selection  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_OPTIONS = {"cpu_only": False, "pin_policy": "application"}
 # Every rule, opt-in rules included, with suppression comments applied.
@@ -60,10 +57,8 @@ def notebook(*cells, nbformat: int = 4) -> str:
 
 
 def run_cli(*args: str, cwd: Path | str | None = None, check_no_traceback: bool = True):
-    """Run ``python -m bplint`` in a subprocess with this repository's bplint first on the path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-m", "bplint", *args], cwd=cwd or REPO_ROOT, env=env,
+    """Run ``python -m bplint`` in a subprocess (the environment's bplint is this checkout's)."""
+    proc = subprocess.run([sys.executable, "-m", "bplint", *args], cwd=cwd or REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
     if check_no_traceback:
         assert "Traceback" not in proc.stderr, proc.stderr

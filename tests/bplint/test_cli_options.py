@@ -15,10 +15,7 @@ UNSAFE_LOAD = "import torch\nstate = torch.load('out/pytorch_model.bin')\n"
 
 
 def run_stdin(text: str, *args: str, cwd=None):
-    import os
-
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "bplint", *args], input=text, cwd=cwd or REPO_ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "bplint", *args], input=text, cwd=cwd or REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

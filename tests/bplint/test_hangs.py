@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from bplint_testutil import REPO_ROOT, run_cli
+from bplint_testutil import run_cli
 
 BOUND_S = 1.0  # a FIFO, a device or /dev/null: answered at once
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes and /dev/zero")
@@ -25,8 +25,7 @@ def timed(code: str) -> dict:
         {code}
         print(json.dumps({{"seconds": time.perf_counter() - t0, "result": result}}))
         """).format(code=textwrap.indent(textwrap.dedent(code), "").strip())
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.splitlines()[-1])
 
