@@ -274,13 +274,11 @@ def run(files: list[tuple[str, str]], config: Config, use_cache: bool = True,
     gives the content of documents that are not read from disk (standard input)."""
     salt = _code_fingerprint() if use_cache else ""
     cache_dir = cache_directory(config.root) if use_cache else None
-    by_dir: dict[str, dict[str, Any]] = {}
     items = []
     for path, kind in files:
-        d = os.path.dirname(os.path.abspath(path))
-        if d not in by_dir:
-            by_dir[d] = options_for(path, config)
-        items.append((path, kind, (data or {}).get(path), by_dir[d], cache_dir, salt))
+        # per document: a launcher next to a script may name that script only (its providers cache
+        # what they read per directory)
+        items.append((path, kind, (data or {}).get(path), options_for(path, config), cache_dir, salt))
     if len(items) > PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
         results = _parallel(items)
     else:

@@ -250,16 +250,51 @@ def _directory_ranges(directory: str) -> tuple[tuple[str, list[Any]], ...]:
     return tuple((pkg, r.to_list()) for pkg, r in sorted(found.items()))
 
 
+def _container_ranges(path: str) -> dict[str, list[Any]]:
+    """Versions of the SageMaker Hugging Face container that runs the script, as its launcher names
+    it (see ``bplint.rules._launchers``)."""
+    from bplint.rules._launchers import CONTAINER_DATASETS_3, container_transformers
+
+    release = container_transformers(path)
+    if release is None or not version_tuple(release):
+        return {}
+    datasets = "<3" if version_tuple(release) < version_tuple(CONTAINER_DATASETS_3) else ">=3"
+    return {"transformers": VersionRange.parse(f"=={release}").to_list(),
+            "datasets": VersionRange.parse(datasets).to_list()}
+
+
+@lru_cache(maxsize=1024)
+def _directory_urls(directory: str) -> str:
+    """Requirements of a directory installed from a URL or a VCS (lower case, joined)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return ""
+    names = [n for n in names
+             if n.lower().endswith(".txt") and n.lower().startswith(("requirements", "constraints"))]
+    specs = [s for n in names for s in _specs_in(os.path.join(directory, n), n) if _url(s) is not None]
+    return " ".join(specs).lower()
+
+
 @document_context
 def pins(path: str, root: str) -> dict[str, Any]:
-    """Version ranges from the requirement files in the document's directory and its parents up to
-    the project root, nearest first."""
+    """Version ranges from the requirement files in the document's directory, then the container a
+    launcher runs it in, then the requirement files of the parent directories up to the project
+    root, nearest first."""
     d = os.path.dirname(os.path.abspath(path))
     root = os.path.abspath(root)
     out: dict[str, list[Any]] = {}
+    container = _container_ranges(path) if path.endswith(".py") else {}
     while True:
         for pkg, r in _directory_ranges(d):
             out.setdefault(pkg, r)
+        for pkg, r in container.items():
+            # the requirement files of the script's own directory are installed into the container
+            # (SageMaker does so): a pin there wins; an unpinned name keeps the container's release
+            if not VersionRange.from_list(out.get(pkg, [None, None, False])).known and \
+                    pkg not in _directory_urls(d):
+                out[pkg] = r
+        container = {}
         if d == root or not d.startswith(root + os.sep):
             break
         d = os.path.dirname(d)

@@ -99,8 +99,10 @@ diffusers pipelines, unsloth's loader and other libraries that keep these names 
 
 Version-aware: nothing is reported when the document runs with transformers below 5, as its own
 context says: the notebook's install commands (`!pip install transformers==4.38.2`), else the
-requirement files next to the script and in the directories above it up to the project root
-(`==4.x`, `<5`, `~=4.x`, `>=4.40,<5` in `constraints*.txt`, `requirements*.txt`, `pyproject.toml`).
+requirement files next to the script, the SageMaker Hugging Face container that an estimator next
+to it (or in the directory above) runs it in (`transformers_version="4.26"`), and the requirement
+files in the directories above it up to the project root (`==4.x`, `<5`, `~=4.x`, `>=4.40,<5` in
+`constraints*.txt`, `requirements*.txt`, `pyproject.toml`).
 
 A rename is a safe fix only when the document runs with a transformers release that has the new
 name (`eval_strategy` 4.41, `use_cpu` 4.32, `processing_class` 4.46, `token` 4.31, `dtype` 4.56),
@@ -182,8 +184,11 @@ class DatasetsLoadMetric(Rule):
     triggers = ("load_metric",)
     explanation = """
 ## What it does
-Reports `datasets.load_metric(...)` and `from datasets import load_metric` (not reported when the
-project pins datasets below 3).
+Reports `datasets.load_metric(...)` and `from datasets import load_metric`. Not reported when the
+document runs with datasets below 3, as its context says (its install commands, the requirement
+files around it), nor in a SageMaker entry point that an estimator next to it or in the directory
+above runs in Hugging Face's container of a transformers release before 4.45, which ships datasets
+2.x (`HuggingFace(entry_point="train.py", transformers_version="4.26", ...)`).
 
 ## Why is this bad?
 `load_metric` was removed in datasets 3.0: the import fails with `ImportError`, typically at

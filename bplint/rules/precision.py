@@ -4,46 +4,26 @@ from __future__ import annotations
 
 import ast
 import os
-import re
-from functools import lru_cache
 from typing import Any
 
 from bplint.analysis import Context
 from bplint.registry import WARNING, Rule, document_context, register
 from bplint.rules._facts import TrainingFacts, first, spelled, training_args
+from bplint.rules._launchers import accelerate_launched, launch_precision
 from bplint.rules._requirements import package_range
 
 NOTEBOOK = "notebooks/04_performance.ipynb"
 TRL_BF16_DEFAULT = "0.19"  # TRL's configs default to bf16=True (unless fp16) from this release on
 PRECISION_KEYWORDS = ("mixed_precision", "fp16")  # fp16= is mixed_precision's old name in Accelerate
-_LAUNCH_PRECISION = re.compile(r"^mixed_precision:\s*['\"]?(\w+)", re.MULTILINE)
-
-
-@lru_cache(maxsize=1024)
-def _launch_precision(directory: str) -> str | None:
-    """The mixed_precision an accelerate launch config (YAML) in the directory sets, if any."""
-    from bplint.sources import read_bytes
-
-    try:
-        names = sorted(os.listdir(directory))  # noqa: PTH208  (start-up time)
-    except OSError:
-        return None
-    for name in names:
-        if name.endswith((".yaml", ".yml")):
-            try:
-                text = read_bytes(os.path.join(directory, name), head=100_000).decode("utf-8", "replace")  # noqa: PTH118
-            except ValueError:
-                continue
-            m = _LAUNCH_PRECISION.search(text)
-            if m and "distributed_type:" in text:
-                return m.group(1)
-    return None
 
 
 @document_context
-def launch_config(path: str, root: str) -> dict[str, str | None]:
-    """``accelerate launch --config_file x.yaml`` next to a script decides its precision."""
-    return {"launch_precision": _launch_precision(os.path.dirname(os.path.abspath(path)))}  # noqa: PTH100, PTH120
+def launch_config(path: str, root: str) -> dict[str, object]:
+    """How a script is launched decides its precision: ``accelerate launch --config_file x.yaml``
+    with a config next to it, or ``accelerate launch script.py`` documented next to it."""
+    here = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120
+    launched = path.endswith(".py") and os.path.basename(path) in accelerate_launched(here)  # noqa: PTH119
+    return {"launch_precision": launch_precision(here), "accelerate_launched": launched}
 
 
 @register
@@ -139,14 +119,18 @@ Reports `accelerate.Accelerator(...)` without `mixed_precision=` (nor its old na
 (`accelerator.backward(loss)`, `accelerator.accumulate(model)`, or an optimizer handed to
 `prepare`), unless the project is configured with `cpu-only = true`. An accelerator that only
 prepares models (to load a checkpoint or run an embedder) is not reported.
-`Accelerator().device`, which only asks for the device, is not reported, nor is a script next to an
-accelerate launch config (a YAML file with `distributed_type:` and `mixed_precision:`), which
-decides the precision when the script runs with `accelerate launch --config_file`.
+`Accelerator().device`, which only asks for the device, is not reported. Nor are scripts built to
+be started by `accelerate launch`, whose launch configuration (`accelerate config`, or
+`--mixed_precision` on the command line) decides the precision by design: a script next to an
+accelerate launch config (a YAML file with `distributed_type:` and `mixed_precision:`), and a
+script that a README, shell script or notebook in its directory starts with
+`accelerate launch script.py` (as transformers' `*_no_trainer.py` examples are documented).
 
 ## Why is this bad?
-Without the argument the precision comes from whatever `accelerate config` or
-`ACCELERATE_MIXED_PRECISION` says on the machine that runs the job, usually `"no"` (fp32): the
-same script is fast on one machine and 2-3x slower on another.
+Without the argument the precision comes from the environment variable
+`ACCELERATE_MIXED_PRECISION`, which only Accelerate's launchers set (`accelerate launch` from the
+machine's `accelerate config`, `notebook_launcher(mixed_precision=...)`): a notebook, or a script
+run with `python train.py`, trains in fp32, typically 2-3x slower than bf16 on a modern GPU.
 
 ## Example
 ```python
@@ -193,8 +177,8 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
             return
         if ctx.opaque_kwargs(node) or any(ctx.kwarg(node, k) is not None for k in PRECISION_KEYWORDS):
             return  # decided
-        if ctx.options.get("launch_precision"):
-            return  # the accelerate launch config shipped next to the script decides
+        if ctx.options.get("launch_precision") or ctx.options.get("accelerate_launched"):
+            return  # started with accelerate launch: its config or --mixed_precision decides, by design
         cpu = ctx.kwarg(node, "cpu")
         if cpu is not None and ctx.value(cpu.value) is not False:
             return
@@ -205,8 +189,8 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
         if not (self.trains or len(facts.backward) > len(facts.plain_backward)):
             return  # no accelerator.backward(loss) either
         for loc in self.pending:
-            self.report(loc, "Accelerator() without mixed_precision= depends on the machine's accelerate "
-                        "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
+            self.report(loc, "Accelerator() without mixed_precision= trains in fp32 unless accelerate launch "
+                        "sets a precision: pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
 
 
 @register

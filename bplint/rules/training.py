@@ -315,6 +315,68 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
 ONLINE_RL = ("GRPO", "PPO", "RLOO", "OnlineDPO", "XPO", "NashMD")
 
 
+# A run of at most this many optimizer steps is a demonstration or a smoke test, not a training
+# job whose model anyone keeps: there is nothing for an evaluation set to select or stop.
+DEMO_STEPS = 10
+# Generators of random tensors: a model trained on them is being timed or profiled, not taught.
+RANDOM_DATA = ("numpy.random.", "torch.rand", "torch.randn", "torch.randint", "torch.randperm")
+DATA_LOADERS = ("load_dataset", "load_from_disk", "from_pretrained", "read_csv", "read_json", "read_parquet",
+                "open")
+# Metrics that compute a score on predictions (evaluate.load("accuracy").compute(...)).
+METRIC_ORIGINS = ("evaluate.load", "evaluate.combine", "datasets.load_metric")
+
+
+def _random_data(ctx: Context, expr: ast.AST, depth: int = 0) -> bool:
+    """The expression builds its data from random numbers (``Dataset.from_dict({"input_ids":
+    np.random.randint(...)})``), through the names it uses; data read from anywhere does not count."""
+    found = False
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Call):
+            q = ctx.qualname(node.func) or ""
+            name = ctx.callee(node)[1] or ""
+            if name in DATA_LOADERS or name.startswith("read_"):
+                return False
+            found = found or q.startswith(RANDOM_DATA)
+        elif isinstance(node, ast.Name) and depth < 4 and not found:
+            b = ctx.binding(node)
+            if b is not None and b.expr is not None and b.expr is not expr:
+                found = _random_data(ctx, b.expr, depth + 1)
+    return found
+
+
+def _literal(ctx: Context, expr: ast.AST, depth: int = 0) -> bool:
+    """A value written out in the code (``["a prompt", "another"]``, ``range(3)``), not data."""
+    if ctx.value(expr, MISSING) is not MISSING:
+        return True
+    if isinstance(expr, ast.List | ast.Tuple | ast.Set):
+        return all(_literal(ctx, e, depth) for e in expr.elts)
+    if isinstance(expr, ast.Dict):
+        return all(v is not None and _literal(ctx, v, depth) for v in expr.values)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
+            expr.func.id in ("range", "enumerate", "zip", "list", "tuple", "tqdm"):
+        return all(_literal(ctx, a, depth) for a in expr.args)
+    if isinstance(expr, ast.Name) and depth < 4:
+        b = ctx.binding(expr)
+        return b is not None and b.expr is not None and _literal(ctx, b.expr, depth + 1)
+    return False
+
+
+def _runs_model(ctx: Context, body: list[ast.stmt]) -> bool:
+    """The statements call a model (forward pass or generate) and do not train it."""
+    from bplint.rules.loops import is_model
+
+    calls = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+    if any(isinstance(c.func, ast.Attribute) and c.func.attr == "backward" for c in calls):
+        return False
+    for c in calls:
+        func = c.func
+        if isinstance(func, ast.Attribute) and func.attr == "generate":
+            func = func.value
+        if isinstance(func, ast.Name | ast.Attribute) and is_model(ctx, func):
+            return True
+    return False
+
+
 def hf_trainer(ctx: Context, node: ast.Call) -> str | None:
     """Name of a transformers-style trainer built by this call (transformers, TRL, setfit,
     sentence-transformers, or a subclass of the file's own), else None (Lightning, a class of the
@@ -336,7 +398,7 @@ class TrainingWithoutEvaluation(Rule):
     summary = "Trainer trains without an evaluation set, or with one that is never evaluated"
     severity = WARNING
     notebook = "notebooks/03_hyperparameter_tuning.ipynb"
-    node_types = (ast.Call, ast.Attribute)
+    node_types = (ast.Call, ast.Attribute, ast.For)
     collectors = (TrainingFacts,)
     triggers = ("Trainer",)
 
@@ -351,7 +413,12 @@ or, when the file has exactly one
 `TrainingArguments(...)` with a literal `eval_strategy="no"` or none at all (and no `**kwargs`,
 no later `args.eval_strategy = ...`), a Trainer that gets an `eval_dataset` which is then never
 evaluated during training (the legacy `evaluation_strategy=` counts as `eval_strategy=`). A file
-that calls `.evaluate(...)` itself, or a trainer's `.predict(...)`, is not reported, nor are
+that evaluates the model by other means is not reported: it calls `.evaluate(...)`, or a trainer's
+`.predict(...)`, or, after training, computes a metric (`evaluate.load(...).compute(...)`), calls a
+function of its own named `evaluate*`/`eval_*`, or runs the model (a forward pass or `generate`) in
+a loop over data (not over a list written in the code). Not reported either: runs of at most 10
+steps (`max_steps=10` in the trainer's arguments: a demonstration or a smoke test), Trainers that
+train on random numbers (`np.random`, `torch.randint`...: a benchmark of speed or memory),
 Trainers built inside test functions
 (`def test_*`), which check that training runs, classes named `*Trainer` that the file defines
 without deriving them from a library trainer, Lightning's `Trainer` (it validates through `fit()`),
@@ -394,11 +461,18 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
             if node.attr in ("eval_strategy", "evaluation_strategy") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
             return
-        name = ctx.callee(node)[1]
+        facts = ctx.collector(TrainingFacts)
+        if type(node) is ast.For:
+            if facts.train_events and not _literal(ctx, node.iter) and _runs_model(ctx, node.body):
+                self.evaluated = True  # after training, the model runs over a data set: evaluation
+            return
+        name = ctx.callee(node)[1] or ""
         func = node.func
         if isinstance(func, ast.Attribute) and (name == "evaluate" or (
-                name == "predict" and ctx.collector(TrainingFacts).trains(func.value))):
+                name == "predict" and facts.trains(func.value))):
             self.evaluated = True  # the file evaluates the model itself, after training
+        elif facts.train_events and self._evaluates_after_training(node, name):
+            self.evaluated = True
         elif training_args(ctx, node) is not None:
             self.args.append(MISSING if has_star_args(node) else strategy(ctx, node, "eval_strategy", "no"))
         elif (trainer := hf_trainer(ctx, node)) and not any(rl in trainer for rl in ONLINE_RL):
@@ -406,8 +480,39 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
                 return  # a test checks that training runs, not what it learns
             if ctx.opaque_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
                 return
+            if self._demo(node) or self._random_data(node):
+                return
             evaluates = any(ctx.kwarg(node, k) is not None for k in ("eval_dataset", "evaluator"))
             self.trainers.append((ctx.loc(node.func), evaluates))
+
+    def _evaluates_after_training(self, node: ast.Call, name: str) -> bool:
+        """A metric computed, or a function of the file's named for evaluation called, after training."""
+        func = node.func
+        if name == "compute" and isinstance(func, ast.Attribute):
+            return (self.ctx.origin(func.value) or "").startswith(METRIC_ORIGINS)
+        return isinstance(func, ast.Name) and name.startswith(("evaluate", "eval_"))
+
+    def _argument(self, node: ast.Call, keyword: str, position: int) -> ast.expr | None:
+        kw = self.ctx.kwarg(node, keyword)
+        if kw is not None:
+            return kw.value
+        return node.args[position] if len(node.args) > position else None
+
+    def _demo(self, trainer: ast.Call) -> bool:
+        """The trainer's arguments stop training after at most DEMO_STEPS steps."""
+        ctx = self.ctx
+        args = self._argument(trainer, "args", 1)
+        if isinstance(args, ast.Name):
+            b = ctx.binding(args)
+            args = b.expr if b is not None else None
+        if not isinstance(args, ast.Call) or training_args(ctx, args) is None:
+            return False
+        steps = ctx.kw_value(args, "max_steps", -1)
+        return type(steps) is int and 0 < steps <= DEMO_STEPS
+
+    def _random_data(self, trainer: ast.Call) -> bool:
+        data = self._argument(trainer, "train_dataset", 3)
+        return data is not None and _random_data(self.ctx, data)
 
     def finish(self) -> None:
         if not self.ctx.collector(TrainingFacts).train_events or self.evaluated:

@@ -99,6 +99,45 @@ def test_training_without_evaluation():
     assert only(in_test, "BPL405") == []
 
 
+@pytest.mark.parametrize("after", [
+    "acc = evaluate.load('accuracy')\nprint(acc.compute(predictions=p, references=r))\n",
+    "print(evaluate_perplexity(model, test))\n",
+    "for batch in test_loader:\n    out = model(**batch)\n",
+    "for i in range(len(test)):\n    out = model.generate(**test[i])\n",
+])
+def test_evaluation_after_training_counts(after):
+    src = "import evaluate\n" + TRAIN.replace(", eval_dataset=ev", "")
+    assert only(src + after, "BPL405") == []
+    if after.startswith("for "):  # the loop must run the model
+        assert only(src + after.replace("model", "helper"), "BPL405") == ["BPL405"]
+    # before training, the same code evaluates nothing that this run trained
+    before = src.replace("trainer.train()", after + "trainer.train()")
+    assert only(before, "BPL405") == ["BPL405"]
+
+
+@pytest.mark.parametrize("after", [
+    "for prompt in ['a question', 'another']:\n    print(model.generate(**tok(prompt)))\n",
+    "for _ in range(3):\n    print(model.generate(**inputs))\n",
+    "for batch in loader:\n    model(**batch).loss.backward()\n",  # training again, not evaluating
+    "for batch in test_loader:\n    print(tok.decode(batch))\n",  # the model does not run
+])
+def test_not_evaluation_after_training(after):
+    src = TRAIN.replace(", eval_dataset=ev", "")
+    assert only(src + after, "BPL405") == ["BPL405"]
+
+
+def test_demo_runs_and_benchmarks_on_random_data():
+    src = TRAIN.replace(", eval_dataset=ev", "")
+    for steps, found in ((10, []), (1, []), (11, ["BPL405"]), (-1, ["BPL405"])):
+        assert only(src.replace('bf16=True', f"bf16=True, max_steps={steps}"), "BPL405") == found, steps
+    inline = src.replace("args=args", 'args=TrainingArguments("o", max_steps=5)')
+    assert only(inline, "BPL405") == []
+    noise = "import torch\ntr = TensorDataset(torch.randint(0, 100, (64, 128)))\n"
+    assert only(noise + src, "BPL405") == []
+    loaded = "import numpy as np\ntr = load_dataset('imdb').map(lambda b: {'r': np.random.rand()})\n"
+    assert only(loaded + src, "BPL405") == ["BPL405"]  # real data, augmented at random
+
+
 def test_evaluation_without_selection():
     src = TRAIN.replace(", load_best_model_at_end=False", "")
     assert only(src, "BPL406") == ["BPL406"]
@@ -169,6 +208,46 @@ def test_load_metric():
     assert only('import datasets\nm = datasets.load_metric("accuracy")', "BPL502") == ["BPL502"]
     assert only('import evaluate\nm = evaluate.load("accuracy")', "BPL502") == []
     assert only('import datasets\ndatasets.load_metric("a")', "BPL502", pins={"datasets": "<3"}) == []
+
+
+SAGEMAKER = """
+from sagemaker.huggingface import HuggingFace
+HuggingFace(entry_point="train.py", source_dir="./scripts", transformers_version="{version}",
+            pytorch_version="1.13", py_version="py39", role=role).fit()
+"""
+ENTRY_POINT = ('from datasets import load_metric\nfrom transformers import TrainingArguments\n'
+               'TrainingArguments("o", bf16=True, no_cuda=True)\n')
+
+
+def _sagemaker_codes(project, version, launcher="sagemaker-notebook.ipynb"):
+    body = SAGEMAKER.format(version=version)
+    project(launcher, notebook(body) if launcher.endswith(".ipynb") else body)
+    project("scripts/train.py", ENTRY_POINT)
+    found = run_cli("--no-cache", "--format", "json", "--select", "BPL501,BPL502", cwd=project.root)
+    return sorted(d["code"] for d in json.loads(found.stdout))
+
+
+def test_sagemaker_container_decides_the_versions(project):
+    # the container of transformers 4.26 ships datasets 2.x; the one of 4.49, datasets 3
+    assert _sagemaker_codes(project, "4.26") == []
+    assert _sagemaker_codes(project, "4.49.0") == ["BPL502"]
+    project("sagemaker-notebook.ipynb", notebook("print('no estimator here')"))
+    assert _sagemaker_codes(project, "4.26", launcher="launch.py") == []
+
+
+def test_sagemaker_requirements_of_the_entry_point_win(project):
+    project("scripts/requirements.txt", "datasets==3.0.1\ntransformers\n")
+    assert _sagemaker_codes(project, "4.26") == ["BPL502"]  # unpinned transformers keeps 4.26
+    project("scripts/requirements.txt", "git+https://github.com/huggingface/transformers@" + "a" * 40 + "\n")
+    assert _sagemaker_codes(project, "4.26") == ["BPL501"]  # transformers replaced: version unknown
+
+
+def test_sagemaker_estimators_that_disagree_or_name_another_script(project):
+    other = SAGEMAKER.format(version="4.49.0").replace("train.py", "other.py")
+    project("launch_other.py", other)
+    assert _sagemaker_codes(project, "4.26") == []
+    project("launch_other.py", SAGEMAKER.format(version="4.49.0"))  # the same script, another container
+    assert _sagemaker_codes(project, "4.26") == ["BPL501", "BPL502"]
 
 
 def test_deprecated_cuda_amp():

@@ -1,6 +1,7 @@
 """BPL3xx: mixed precision."""
 
 import functools
+import json
 
 import bplint_testutil
 import pytest
@@ -76,6 +77,31 @@ def test_accelerator():
     assert codes(head + "acc = Accelerator()\nunet, enc = acc.prepare(unet, enc)\n") == []
     assert codes(head + "acc = Accelerator()\nmodel = acc.prepare(model)\nacc.backward(loss)\n") == ["BPL302"]
     assert codes(head + "acc = Accelerator()\nwith acc.accumulate(model):\n    pass\n") == ["BPL302"]
+
+
+ACCELERATE_SCRIPT = "from accelerate import Accelerator\nacc = Accelerator()\nacc.backward(loss)\n"
+
+
+@pytest.mark.parametrize(("launcher", "text", "found"), [
+    ("README.md", "```bash\naccelerate launch train.py --lr 1e-4\n```\n", []),
+    ("run.sh", "accelerate launch \\\n  --num_processes 8 \\\n  ./train.py \\\n  --lr 1e-4\n", []),
+    ("demo.ipynb", bplint_testutil.notebook("!accelerate launch --mixed_precision bf16 train.py"), []),
+    ("README.md", "accelerate launch other.py\n\nThen run `python train.py`.\n", ["BPL302"]),
+    ("README.md", "Run it with `python train.py`; accelerate launch works too.\n", ["BPL302"]),
+    ("notes.py", "# accelerate launch train.py\n", ["BPL302"]),  # not a document of the directory
+])
+def test_accelerator_in_a_script_documented_for_accelerate_launch(project, launcher, text, found):
+    project("train.py", ACCELERATE_SCRIPT)
+    project(launcher, text)
+    out = bplint_testutil.run_cli("--no-cache", "--format", "json", "--select", "BPL302", cwd=project.root)
+    assert [d["code"] for d in json.loads(out.stdout)] == found
+
+
+def test_accelerator_in_a_notebook_next_to_a_launch_command(project):
+    project("README.md", "accelerate launch nb.ipynb\n")  # accelerate launch does not run notebooks
+    project("nb.ipynb", bplint_testutil.notebook(ACCELERATE_SCRIPT))
+    out = bplint_testutil.run_cli("--no-cache", "--format", "json", "--select", "BPL302", cwd=project.root)
+    assert [d["code"] for d in json.loads(out.stdout)] == ["BPL302"]
 
 
 LOOP = """
