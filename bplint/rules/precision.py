@@ -116,9 +116,10 @@ class AcceleratorWithoutPrecision(Rule):
 ## What it does
 Reports `accelerate.Accelerator(...)` without `mixed_precision=` (nor its old name `fp16=`, nor
 `cpu=True` or `**kwargs` that bplint cannot read) in a file that trains through it
-(`accelerator.backward(loss)`, `accelerator.accumulate(model)`, or an optimizer handed to
-`prepare`), unless the project is configured with `cpu-only = true`. An accelerator that only
-prepares models (to load a checkpoint or run an embedder) is not reported.
+(`accelerator.backward(loss)` inside a loop, `accelerator.accumulate(model)`, or an optimizer
+handed to `prepare`), unless the project is configured with `cpu-only = true`. An accelerator that
+only prepares models (to load a checkpoint or run an embedder) is not reported, nor one that
+computes a single backward pass to show a loss.
 `Accelerator().device`, which only asks for the device, is not reported. Nor are scripts built to
 be started by `accelerate launch`, whose launch configuration (`accelerate config`, or
 `--mixed_precision` on the command line) decides the precision by design: a script next to an
@@ -186,8 +187,9 @@ Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended
 
     def finish(self) -> None:
         facts = self.ctx.collector(TrainingFacts)
-        if not (self.trains or len(facts.backward) > len(facts.plain_backward)):
-            return  # no accelerator.backward(loss) either
+        through = [e for e in facts.backward if e not in facts.plain_backward]
+        if not (self.trains or any(facts.in_loop(e) for e in through)):
+            return  # no accelerator.backward(loss) in a loop either: a single step shows a loss
         for loc in self.pending:
             self.report(loc, "Accelerator() without mixed_precision= trains in fp32 unless accelerate launch "
                         "sets a precision: pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")

@@ -75,11 +75,15 @@ def test_accelerator():
     assert codes("from accelerate import Accelerator\nacc = Accelerator()\n") == []
     # preparing models alone loads checkpoints or runs embedders; backward or accumulate trains
     assert codes(head + "acc = Accelerator()\nunet, enc = acc.prepare(unet, enc)\n") == []
-    assert codes(head + "acc = Accelerator()\nmodel = acc.prepare(model)\nacc.backward(loss)\n") == ["BPL302"]
+    loop = "for batch in loader:\n    acc.backward(model(**batch).loss)\n"
+    assert codes(head + "acc = Accelerator()\nmodel = acc.prepare(model)\n" + loop) == ["BPL302"]
+    # one backward pass shows how a loss is computed; it is not a training run
+    assert codes(head + "acc = Accelerator()\nmodel = acc.prepare(model)\nacc.backward(loss)\n") == []
     assert codes(head + "acc = Accelerator()\nwith acc.accumulate(model):\n    pass\n") == ["BPL302"]
 
 
-ACCELERATE_SCRIPT = "from accelerate import Accelerator\nacc = Accelerator()\nacc.backward(loss)\n"
+ACCELERATE_SCRIPT = ("from accelerate import Accelerator\nacc = Accelerator()\n"
+                     "for batch in loader:\n    acc.backward(model(**batch).loss)\n")
 
 
 @pytest.mark.parametrize(("launcher", "text", "found"), [
