@@ -283,19 +283,15 @@ def pins(path: str, root: str) -> dict[str, Any]:
     root, nearest first."""
     d = os.path.dirname(os.path.abspath(path))
     root = os.path.abspath(root)
-    out: dict[str, list[Any]] = {}
-    container = _container_ranges(path) if path.endswith(".py") else {}
-    while True:
+    out: dict[str, list[Any]] = dict(_directory_ranges(d))
+    if path.endswith(".py"):
+        for pkg, r in _container_ranges(path).items():
+            # SageMaker installs the requirement files of the entry point's directory into the
+            # container: a pin there wins, a URL replaces the release, a bare name keeps it
+            if not (pkg in out and VersionRange.from_list(out[pkg]).known) and pkg not in _directory_urls(d):
+                out[pkg] = r
+    while d != root and d.startswith(root + os.sep):
+        d = os.path.dirname(d)
         for pkg, r in _directory_ranges(d):
             out.setdefault(pkg, r)
-        for pkg, r in container.items():
-            # the requirement files of the script's own directory are installed into the container
-            # (SageMaker does so): a pin there wins; an unpinned name keeps the container's release
-            if not VersionRange.from_list(out.get(pkg, [None, None, False])).known and \
-                    pkg not in _directory_urls(d):
-                out[pkg] = r
-        container = {}
-        if d == root or not d.startswith(root + os.sep):
-            break
-        d = os.path.dirname(d)
     return {"pins": out}

@@ -8,6 +8,7 @@ from typing import Any
 from bplint.analysis import MISSING, Context, has_star_args
 from bplint.registry import ERROR, WARNING, Location, Rule, register
 from bplint.rules._facts import SEEDING_TRAINERS, TrainingFacts, order, spelled, training_args
+from bplint.rules.loops import is_model
 
 
 def strategy(ctx: Context, call: ast.Call, name: str, absent: object) -> object:
@@ -319,9 +320,9 @@ ONLINE_RL = ("GRPO", "PPO", "RLOO", "OnlineDPO", "XPO", "NashMD")
 # job whose model anyone keeps: there is nothing for an evaluation set to select or stop.
 DEMO_STEPS = 10
 # Generators of random tensors: a model trained on them is being timed or profiled, not taught.
-RANDOM_DATA = ("numpy.random.", "torch.rand", "torch.randn", "torch.randint", "torch.randperm")
-DATA_LOADERS = ("load_dataset", "load_from_disk", "from_pretrained", "read_csv", "read_json", "read_parquet",
-                "open")
+TORCH_RANDOM = frozenset({"torch.rand", "torch.randn", "torch.randint", "torch.randperm", "torch.rand_like",
+                          "torch.randn_like", "torch.randint_like"})
+DATA_LOADERS = ("load_dataset", "load_from_disk", "from_pretrained", "open")  # and read_* (pandas...)
 # Metrics that compute a score on predictions (evaluate.load("accuracy").compute(...)).
 METRIC_ORIGINS = ("evaluate.load", "evaluate.combine", "datasets.load_metric")
 
@@ -336,7 +337,7 @@ def _random_data(ctx: Context, expr: ast.AST, depth: int = 0) -> bool:
             name = ctx.callee(node)[1] or ""
             if name in DATA_LOADERS or name.startswith("read_"):
                 return False
-            found = found or q.startswith(RANDOM_DATA)
+            found = found or q in TORCH_RANDOM or (q.startswith("numpy.random.") and "seed" not in q)
         elif isinstance(node, ast.Name) and depth < 4 and not found:
             b = ctx.binding(node)
             if b is not None and b.expr is not None and b.expr is not expr:
@@ -363,8 +364,6 @@ def _literal(ctx: Context, expr: ast.AST, depth: int = 0) -> bool:
 
 def _runs_model(ctx: Context, body: list[ast.stmt]) -> bool:
     """The statements call a model (forward pass or generate) and do not train it."""
-    from bplint.rules.loops import is_model
-
     calls = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Call)]
     if any(isinstance(c.func, ast.Attribute) and c.func.attr == "backward" for c in calls):
         return False
