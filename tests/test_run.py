@@ -292,12 +292,14 @@ def _running_cell(path):
 
 def test_heartbeat_names_the_running_cell_at_most_once_per_interval():
     stream = io.StringIO()
-    with execution.Heartbeat("04_performance", 12, every=0.05, stream=stream) as heartbeat:
-        heartbeat.cell_started(6)
+    cells = [nbformat.v4.new_markdown_cell("# 04"), *map(nbformat.v4.new_code_cell, "abc")]
+    cells.insert(2, nbformat.v4.new_markdown_cell("## two"))
+    with execution.Heartbeat("04_performance", every=0.05, stream=stream) as heartbeat:
+        heartbeat.cell_started(cells, 3)
         time.sleep(0.18)
     lines = stream.getvalue().splitlines()
     assert 2 <= len(lines) <= 4
-    assert all(line == "    04_performance: cell 7 of 12, 0 min" for line in lines)
+    assert all(line == "    04_performance: cell 2 of 3, 0 min" for line in lines)
 
 
 def test_runs_are_quiet_and_the_kernel_log_is_kept(tmp_path, capfd):
@@ -359,3 +361,12 @@ def test_reference_report_renders_the_committed_runs(tmp_path):
     assert f"CPU ({reference}/)" in page and f"Old Card ({reference / 'old-card'}/)" in page
     assert "this run" not in page and "Smoke run." not in page
     assert page.count("not held (2)") == 2  # the claim in both columns of the cross-hardware table
+
+
+def test_the_last_run_is_the_one_whose_record_started_last(tmp_path):
+    for name, started in [("b", "2026-01-02T00:00:00"), ("a", "2026-01-03T00:00:00"), ("c", None)]:
+        (tmp_path / name).mkdir()
+        if started:
+            run.RunRecord("smoke", {}, started).save(tmp_path / name)
+    assert run.latest_run(tmp_path) == tmp_path / "a"
+    assert run.latest_run(tmp_path / "c") is None

@@ -154,9 +154,10 @@ def _last_run(given: Path) -> Path:
 def _plan(args: argparse.Namespace) -> tuple[list[Path], Path, RunRecord]:
     """The notebooks to execute, the run directory and its record (new, or the earlier run's)."""
     if args.rerun_failed is not None:
-        if args.profile or args.parameter:
+        if args.profile or args.parameter or args.output_dir:
             raise UsageError(
-                "--rerun-failed repeats the earlier run's profile and parameters; drop --profile/-p"
+                "--rerun-failed runs into the earlier run's directory, with its profile and parameters: "
+                "drop --profile, -p and --output-dir"
             )
         run_dir = _last_run(args.rerun_failed)
         record = RunRecord.load(run_dir)
@@ -355,7 +356,8 @@ def _main(args: argparse.Namespace) -> int:
     except _Interrupted as interrupted:
         record.save(run_dir)
         summary = _write_reports(run_dir, record, args.html, references, interrupted.not_started)
-        partial = [o.notebook.stem for o in record.ordered() if o.status == INTERRUPTED]
+        stopped = [record.outcomes.get(nb.stem) for nb in notebooks]
+        partial = [outcome.notebook.stem for outcome in stopped if outcome and outcome.status == INTERRUPTED]
         ran = sum(record.succeeded(nb.stem) for nb in notebooks)
         print(
             f"\nInterrupted: {ran} of {len(notebooks)} notebooks ran, "

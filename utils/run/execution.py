@@ -156,7 +156,7 @@ def mark_interrupted(path: Path) -> None:
         state = cell.metadata.get("papermill")
         if state is not None and index >= stopped:
             state["status"] = "interrupted" if index == stopped else "pending"
-    where = f"cell {stopped + 1} of {len(notebook.cells)}" if stopped >= 0 else "start-up"
+    where = "cell {} of {}".format(*code_cell_number(notebook.cells, stopped)) if stopped >= 0 else "start-up"
     banner = nbformat.v4.new_markdown_cell(
         f"**Interrupted:** this run was stopped during {where}. Outputs from there on are partial "
         "or missing, and the notebook wrote no results."
@@ -166,20 +166,27 @@ def mark_interrupted(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
+def code_cell_number(cells: list, index: int) -> tuple[int, int]:
+    """Which code cell ``cells[index]`` is, and how many there are: the numbers that match
+    ``In [N]`` and papermill's error messages when a notebook runs top to bottom."""
+    number = sum(cell.cell_type == "code" for cell in cells[: index + 1])
+    return number, sum(cell.cell_type == "code" for cell in cells)
+
+
 class Heartbeat:
     """Progress as plain lines for logs and pipes: at most one line per ``every`` seconds, naming the
-    cell that is running and the time so far."""
+    code cell that is running and the time so far."""
 
-    def __init__(self, label: str, cells: int, every: float = HEARTBEAT_SECONDS, stream=None):
-        self.label, self.cells, self.every = label, cells, every
+    def __init__(self, label: str, every: float = HEARTBEAT_SECONDS, stream=None):
+        self.label, self.every = label, every
         self.stream = stream or sys.stdout
-        self.cell = 0
+        self.cell, self.cells = 0, 0
         self.start = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
 
-    def cell_started(self, index: int) -> None:
-        self.cell = index + 1
+    def cell_started(self, cells: list, index: int) -> None:
+        self.cell, self.cells = code_cell_number(cells, index)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.every):
@@ -210,7 +217,7 @@ def _engine():
                 start = nb_man.cell_start
 
                 def cell_start(cell, cell_index=None, **more):
-                    on_cell_start(cell_index)
+                    on_cell_start(nb_man.nb.cells, cell_index)
                     return start(cell, cell_index, **more)
 
                 nb_man.cell_start = cell_start
@@ -225,13 +232,11 @@ def execute(
 ) -> Outcome:
     """Execute ``notebook`` into ``run_dir``. ``progress``: ``"bar"`` (papermill's, for a terminal),
     ``"lines"`` (a heartbeat line at most once a minute) or ``"none"``."""
-    import nbformat
     import papermill
 
     output_dir = run_dir / notebook.stem
     executed = run_dir / notebook.name
-    cells = len(nbformat.read(notebook, as_version=4).cells)
-    heartbeat = Heartbeat(notebook.stem, cells)
+    heartbeat = Heartbeat(notebook.stem)
     start = time.perf_counter()
     error, interrupted = None, False
     try:
