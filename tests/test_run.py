@@ -175,11 +175,20 @@ def test_parameters_read_their_types_from_the_profile_table(tmp_path):
     assert parameters.type_error(knobs["steps"], None) is None  # None: the profile's value
     assert parameters.type_error(knobs["rates"], [1, 2e-5]) is None  # an int is a fine float
     assert parameters.type_error(knobs["name"], ["anything"]) is None
-    assert "steps='abc' is a str, steps takes int (the notebook uses 2, 9)" in parameters.type_error(
+    assert "steps takes int, not str: steps='abc' (the notebook uses 2, 9)" in parameters.type_error(
         knobs["steps"], "abc"
     )
     assert "takes list of float" in parameters.type_error(knobs["rates"], ["a"])
     assert "takes int" in parameters.type_error(knobs["seed"], True)
+
+
+def test_an_annotation_in_the_parameters_cell_sets_the_type(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "01_annotated.ipynb", ["steps: int = None\nrate: Optional[float] = None"]
+    )
+    knobs = parameters.knobs(notebook)
+    assert parameters.type_error(knobs["steps"], "abc") == "steps takes int, not str: steps='abc'"
+    assert parameters.type_error(knobs["rate"], 3) is None
 
 
 def test_every_suite_notebook_has_checkable_parameters():
@@ -193,7 +202,7 @@ def test_every_suite_notebook_has_checkable_parameters():
     ("override", "message"),
     [
         ("nonexistent_param=3", "unknown parameter 'nonexistent_param'"),
-        ("steps=abc", "steps='abc' is a str, steps takes int"),
+        ("steps=abc", "steps takes int, not str: steps='abc'"),
         ("profile=full", "use --profile"),
     ],
 )

@@ -167,7 +167,7 @@ def type_error(knob: Knob, value: object) -> str | None:
     if not knob.examples or any(_accepts(example, value) for example in knob.examples):
         return None
     expected = " or ".join(sorted({_type_name(example) for example in knob.examples}))
-    message = f"{knob.name}={value!r} is a {_type_name(value)}, {knob.name} takes {expected}"
+    message = f"{knob.name} takes {expected}, not {_type_name(value)}: {knob.name}={value!r}"
     if knob.annotated:
         return message
     return f"{message} (the notebook uses {', '.join(repr(example) for example in knob.examples[:3])})"
