@@ -228,15 +228,23 @@ def _engine():
 
 
 def execute(
-    notebook: Path, run_dir: Path, parameters: dict, kernel: str | None, progress: str = "none"
+    notebook: Path,
+    run_dir: Path,
+    parameters: dict,
+    kernel: str | None,
+    progress: str = "none",
+    stream=None,
 ) -> Outcome:
     """Execute ``notebook`` into ``run_dir``. ``progress``: ``"bar"`` (papermill's, for a terminal),
-    ``"lines"`` (a heartbeat line at most once a minute) or ``"none"``."""
+    ``"lines"`` (a heartbeat line at most once a minute) or ``"none"``, written to ``stream``
+    (standard output by default)."""
     import papermill
+
+    stream = stream or sys.stdout
 
     output_dir = run_dir / notebook.stem
     executed = run_dir / notebook.name
-    heartbeat = Heartbeat(notebook.stem)
+    heartbeat = Heartbeat(notebook.stem, stream=stream)
     start = time.perf_counter()
     error, interrupted = None, False
     try:
@@ -247,7 +255,7 @@ def execute(
                 parameters={**parameters, "output_dir": str(output_dir)},
                 cwd=notebook.parent,
                 kernel_name=kernel,
-                progress_bar={"file": sys.stdout, "desc": notebook.stem, "leave": False}
+                progress_bar={"file": stream, "desc": notebook.stem, "leave": False}
                 if progress == "bar"
                 else False,
                 engine_name=_engine(),

@@ -1,8 +1,9 @@
 """One notebook's execution in a process of its own: ``python -m utils.run.worker SPEC.json``.
 
-The runner starts one such process per notebook. Its standard error, which the kernel inherits,
-goes to ``<run>/<notebook>/execution.log``: kernel warnings, profiler logs and native messages stay
-out of the run's output but remain at hand. The outcome is written as JSON to the spec's
+The runner starts one such process per notebook. Its standard output and error, which the kernel
+and the kernel's own subprocesses inherit, go to ``<run>/<notebook>/execution.log``: kernel warnings,
+profiler logs and native messages stay out of the run's output but remain at hand; progress lines
+still reach the runner's output. The outcome is written as JSON to the spec's
 ``outcome`` path. The first Ctrl-C stops the notebook and marks it partial; repeats are ignored
 while that happens.
 """
@@ -33,10 +34,13 @@ def main(argv: list[str]) -> int:
     notebook, run_dir = Path(spec["notebook"]), Path(spec["run_dir"])
     log = run_dir / notebook.stem / "execution.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    # Progress goes to the runner's output; everything else the kernel writes, to the log.
+    progress = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     with log.open("ab") as file:
+        os.dup2(file.fileno(), sys.stdout.fileno())
         os.dup2(file.fileno(), sys.stderr.fileno())
     _interrupt_once()
-    outcome = execute(notebook, run_dir, spec["parameters"], spec["kernel"], spec["progress"])
+    outcome = execute(notebook, run_dir, spec["parameters"], spec["kernel"], spec["progress"], progress)
     Path(spec["outcome"]).write_text(json.dumps(outcome.to_json()), encoding="utf-8")
     return 0
 
