@@ -379,3 +379,18 @@ def test_the_last_run_is_the_one_whose_record_started_last(tmp_path):
             run.RunRecord("smoke", {}, started).save(tmp_path / name)
     assert run.latest_run(tmp_path) == tmp_path / "a"
     assert run.latest_run(tmp_path / "c") is None
+
+
+def test_rerun_and_report_default_to_the_last_run(tmp_path, monkeypatch, capsys):
+    passing = write_notebook(tmp_path / "10_ok.ipynb", PASSING)
+    out = tmp_path / "run"
+    assert run.main([str(passing), "--profile", "smoke", "-p", "scale=6", "--output-dir", str(out)]) == 0
+    monkeypatch.setattr(run, "latest_run", lambda: out)
+    monkeypatch.setattr(run, "discover", lambda selection: [passing])
+    capsys.readouterr()
+    assert run.main(["--rerun-failed"]) == 0
+    assert f"Re-running in {out} the notebooks that failed or are missing: none" in capsys.readouterr().out
+    assert run.main(["--report"]) == 0
+    assert (out / "report.html").is_file()
+    assert run.main(["--rerun-failed", str(tmp_path / "10")]) == 2
+    assert "notebooks to select go before the option" in capsys.readouterr().err

@@ -36,6 +36,8 @@ from utils.run.record import RUNS_DIR, RunRecord, latest_run
 from utils.run.summary import summarize
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# --rerun-failed and --report without a directory: the last run (argparse would turn "" into Path(".")).
+LAST_RUN = object()
 # How long notebooks get to save their partial outputs after Ctrl-C before they are killed.
 STOP_GRACE_SECONDS = 60
 
@@ -74,7 +76,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rerun-failed",
         nargs="?",
-        const="",
+        const=LAST_RUN,
         type=Path,
         metavar="DIR",
         help="run the notebooks that failed or are missing in run directory DIR (default: the last run) "
@@ -83,7 +85,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report",
         nargs="?",
-        const="",
+        const=LAST_RUN,
         type=Path,
         metavar="DIR",
         help="run nothing: write the summary and HTML report of run directory DIR (default: the last run), "
@@ -142,10 +144,12 @@ def _print_flips(outcome: Outcome, reference: Path) -> None:
         print(f"    {marker:7}  {old:>10} -> {new:<10}  {row.claim}")
 
 
-def _last_run(given: Path) -> Path:
-    run_dir = given if str(given) else latest_run()
+def _last_run(given: Path | object) -> Path:
+    run_dir = latest_run() if given is LAST_RUN else given
     if run_dir is None:
         raise UsageError(f"no earlier run with a record in {RUNS_DIR}")
+    if not run_dir.is_dir():
+        raise UsageError(f"no run directory {run_dir} (notebooks to select go before the option)")
     if RunRecord.load(run_dir) is None:
         raise UsageError(f"{run_dir} has no run record (run.json): run its notebooks again instead")
     return run_dir.resolve()
@@ -295,7 +299,7 @@ def _report_only(args: argparse.Namespace) -> int:
     from utils.run import report
 
     given = args.report
-    if str(given) and given.resolve() == REFERENCE_DIR.resolve():
+    if given is not LAST_RUN and given.resolve() == REFERENCE_DIR.resolve():
         out = (args.output_dir or RUNS_DIR / "reference").resolve()
         path = report.write_reference_report(out, discover(args.notebooks))
     else:

@@ -187,7 +187,7 @@ def check(overrides: dict, notebooks: list[Path]) -> tuple[dict[Path, dict], lis
     for name in overrides:
         if name in RUNNER_PARAMETERS:
             continue
-        if not any(name in found for found in per_notebook.values()):
+        if notebooks and not any(name in found for found in per_notebook.values()):
             listing = "; ".join(
                 f"{path.stem}: "
                 + ", ".join(knob.describe() for knob in found.values() if knob.name not in RUNNER_PARAMETERS)
