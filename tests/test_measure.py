@@ -70,3 +70,20 @@ def test_time_training_steps_reports_consistent_rates():
     assert result.real_tokens_per_s == pytest.approx(24 / result.seconds_per_step)
     assert result.tokens_per_s == pytest.approx(32 / result.seconds_per_step)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_forward_seconds_times_each_pass_after_a_warm_up():
+    calls = []
+
+    class Counting(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            calls.append(torch.is_grad_enabled())
+            return self.linear(x)
+
+    times = measure.forward_seconds(Counting(), {"x": torch.ones(1, 2)}, repeats=3)
+    assert len(times) == 3 and all(t >= 0 for t in times)
+    assert calls == [False] * 4  # one untimed pass, three timed ones, no autograd

@@ -83,3 +83,68 @@ def test_largest_fitting_finds_threshold():
     assert found == 37
     assert len(trials) < 15
     assert memory.largest_fitting(lambda n: False, start=4) == (0, [(4, False)])
+
+
+def test_measure_training_memory_counts_what_the_step_keeps():
+    model, measured = memory.measure_training_memory(
+        lambda: (tiny_bert(), memory.make_optimizer(tiny_bert(), "adamw")), batch()
+    )
+    params = sum(p.numel() for p in model.parameters())
+    assert measured["weights"] == measured["gradients"] == 4 * params
+    assert measured["activations"] > 0
+    assert measured["held"] is None and measured["peak"] is None  # no CUDA allocator here
+
+
+def test_measure_training_memory_takes_the_last_step_with_optimizer_states():
+    def build():
+        model = tiny_bert()
+        return model, memory.make_optimizer(model, "adamw")
+
+    _, measured = memory.measure_training_memory(build, batch())
+    assert measured["optimizer states"] >= 2 * measured["weights"]
+
+
+def test_checkpointing_keeps_fewer_activations_and_recomputes_in_backward():
+    plain, checkpointed = tiny_bert(), tiny_bert()
+    memory.enable_checkpointing(checkpointed)
+    saved = {}
+    for name, model in (("plain", plain), ("checkpointed", checkpointed)):
+        with memory.saved_for_backward(model) as bytes_saved:
+            model(**batch()).loss.backward()
+        saved[name] = bytes_saved.bytes
+    assert saved["checkpointed"] < 0.5 * saved["plain"]
+    parts = memory.time_step_parts(
+        checkpointed, batch(), optimizer=torch.optim.SGD(checkpointed.parameters(), lr=0.1), steps=3, warmup=1
+    )
+    assert set(parts) == {"forward", "backward", "optimizer", "step"}
+    assert parts["step"] >= max(parts["forward"], parts["backward"], parts["optimizer"])
+
+
+def test_accumulated_gradients_with_divided_loss_equal_the_big_batch():
+    model = tiny_bert(hidden_dropout_prob=0.0)
+    big = batch(8, 16)
+    micro = [{k: v[i : i + 2] for k, v in big.items()} for i in range(0, 8, 2)]
+    full = memory.accumulated_gradients(model, [big], 1.0)
+    divided = memory.accumulated_gradients(model, micro, 1 / 4)
+    undivided = memory.accumulated_gradients(model, micro, 1.0)
+    assert float((divided - full).norm() / full.norm()) < 1e-5
+    assert abs(float(undivided.norm() / full.norm()) - 4) < 1e-3
+
+
+def test_batch_fits_reports_out_of_memory_and_leaves_no_gradients(monkeypatch):
+    model = tiny_bert()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert memory.batch_fits(model, optimizer, 2, 8, seed=0, autocast_dtype=None)
+    assert all(p.grad is None for p in model.parameters())
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(model, "forward", out_of_memory)
+    assert not memory.batch_fits(model, optimizer, 2, 8, seed=0, autocast_dtype=None)
+
+
+def test_random_batches_repeat_with_the_seed():
+    one, two = (memory.random_batch(2, 8, 2000, seed=3, device=torch.device("cpu")) for _ in range(2))
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert one["input_ids"].min() >= 1000

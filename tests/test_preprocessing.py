@@ -1,6 +1,13 @@
 import pytest
+from datasets import Dataset
 
 from utils.topics import preprocessing
+
+
+def test_take():
+    rows = Dataset.from_dict({"x": list(range(5))})
+    assert preprocessing.take(rows, 3)["x"] == [0, 1, 2]
+    assert preprocessing.take(rows, 9)["x"] == preprocessing.take(rows, None)["x"] == list(range(5))
 
 
 def test_truncate_tokens_sides():
@@ -37,13 +44,47 @@ def test_exact_copies():
     assert preprocessing.exact_copies(["a", "b", "c"], ["c", "a"]) == [True, False, True]
 
 
-def test_train_wordpiece_and_encode_truncated():
+def test_train_wordpiece_adds_special_tokens():
     texts = ["the cat sat on the mat", "a dog ate the bone", "cats and dogs"] * 20
     tokenizer = preprocessing.train_wordpiece(texts, vocab_size=60)
     encoded = tokenizer("the cat sat")
     assert encoded["input_ids"][0] == tokenizer.cls_token_id
     assert encoded["input_ids"][-1] == tokenizer.sep_token_id
-    inputs = preprocessing.encode_truncated(["the cat sat on the mat " * 5], tokenizer, 8, side="tail")
-    assert len(inputs["input_ids"][0]) == 8
-    assert inputs["input_ids"][0][0] == tokenizer.cls_token_id
-    assert inputs["attention_mask"][0] == [1] * 8
+
+
+@pytest.fixture(scope="module")
+def toy():
+    texts = ["the cat sat on the mat " * 5, "a dog ate the bone", "cats and dogs"] * 4
+    tokenizer = preprocessing.train_wordpiece(texts, vocab_size=60)
+    return Dataset.from_dict({"text": texts, "label": [0, 1, 2] * 4}), tokenizer
+
+
+def test_encoder_truncates_on_each_side_and_pads_statically(toy):
+    dataset, tokenizer = toy
+    encoder = preprocessing.Encoder(dataset, tokenizer)
+    full = tokenizer(dataset["text"][0])["input_ids"]
+    assert encoder.lengths()[0] == len(full) and encoder.lengths(8)[0] == 8
+    head, tail = encoder(8, "head"), encoder(8, "tail")
+    assert head["input_ids"][0] == tokenizer(dataset["text"][0], truncation=True, max_length=8)["input_ids"]
+    assert tail["input_ids"][0] == [full[0], *full[-7:]]  # [CLS], then the last body tokens and [SEP]
+    assert head["label"] == dataset["label"]
+    short = len(tokenizer(dataset["text"][1])["input_ids"])
+    static = encoder(16, pad_to_max_length=True)
+    assert {len(ids) for ids in static["input_ids"]} == {16}
+    assert static["attention_mask"][1] == [1] * short + [0] * (16 - short)
+    assert static["input_ids"][1][short:] == [tokenizer.pad_token_id] * (16 - short)
+
+
+def test_tokenization_timings_cover_every_method_and_round(toy):
+    dataset, tokenizer = toy
+    rows = preprocessing.time_tokenization(dataset, tokenizer, max_length=16, rounds=2)
+    assert [row["method"] for row in rows] == list(preprocessing.TOKENIZATION_METHODS) * 2
+    assert all(row["seconds"] > 0 for row in rows)
+
+
+def test_cached_map_rerun_reads_the_cache_and_cleans_up(toy, tmp_path):
+    dataset, tokenizer = toy
+    rows = preprocessing.time_cached_map(dataset, tokenizer, max_length=16, directory=tmp_path, rounds=2)
+    assert [row["round"] for row in rows] == [0, 1]
+    assert all(row["re-run read the first run's file"] and row["first run"] > 0 for row in rows)
+    assert not any(tmp_path.iterdir())

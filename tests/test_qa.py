@@ -1,5 +1,8 @@
 import numpy as np
 import pytest
+from datasets import Dataset
+from tiny_models import tiny_bert_config
+from transformers import BertForQuestionAnswering, set_seed
 
 from utils import data, models
 from utils.topics import qa
@@ -92,3 +95,26 @@ def test_evaluate_scores_the_model_outputs_over_all_windows(tokenizer, squad_fil
             return type("Prediction", (), {"predictions": (start, end)})
 
     assert qa.evaluate(GoldSpans(), examples, features) == {"exact_match": 100.0, "f1": 100.0}
+
+
+def test_split_by_title_holds_out_whole_articles():
+    rows = [{"id": str(i), "title": f"t{i % 5}", "question": "q", "context": "c"} for i in range(20)]
+    examples = Dataset.from_list(rows)
+    train, held_out = qa.split_by_title(examples, every=2)
+    assert set(held_out["title"]) == {"t0", "t2", "t4"} and set(train["title"]) == {"t1", "t3"}
+    assert len(train) + len(held_out) == len(examples)
+
+
+def test_answers_past_the_first_window_and_scores_of_a_model(tokenizer, squad_file):
+    examples = data.read_squad_file(squad_file)
+    assert qa.answers_past_first_window(examples, tokenizer, max_length=64) == 0.0
+    # The first question's context is cut right after the question: its answer lies past the window.
+    question_tokens = len(tokenizer(examples["question"][0])["input_ids"])
+    assert qa.answers_past_first_window(examples.select([0]), tokenizer, question_tokens + 3) == 1.0
+    windows = qa.features(examples, qa.prepare_eval_features, tokenizer, 24, 8)
+    first_only = qa.features(examples, qa.prepare_eval_features, tokenizer, 24, None)
+    assert len(windows) > len(first_only) == len(examples)
+    set_seed(0)
+    model = BertForQuestionAnswering(tiny_bert_config(vocab_size=tokenizer.vocab_size))
+    scores = qa.score(model, examples, windows, tokenizer)
+    assert set(scores) == {"exact_match", "f1"} and 0 <= scores["exact_match"] <= scores["f1"] <= 100

@@ -75,3 +75,14 @@ def test_loader_hooks_report_current_api():
 def test_register_is_idempotent():
     quantization.register()
     quantization.register()
+
+
+def test_linear_bytes_of_int8_layers_are_about_a_quarter_of_fp32(tiny_bert):
+    path, reference, _ = tiny_bert
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, quantization_config=quantization.Int8WeightOnlyConfig(), dtype=torch.float32
+    )
+    head = quantization.weight_bytes(reference.classifier)  # kept in float
+    ratio = (quantization.linear_bytes(model) - head) / (quantization.linear_bytes(reference) - head)
+    assert 0.25 < ratio < 0.35  # int8 weights, fp32 scales and biases
+    assert quantization.linear_bytes(reference) < quantization.weight_bytes(reference)  # embeddings left out

@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import torch
@@ -29,13 +30,8 @@ def test_weights_hash_sees_one_changed_value():
 
 def test_arguments_default_to_a_plain_run(tmp_path):
     args = resumable_train.parse_args(["--output-dir", str(tmp_path)])
-    assert (args.save_steps, args.resume, args.deterministic, args.hold_at_step, args.repeats) == (
-        0,
-        False,
-        False,
-        None,
-        1,
-    )
+    assert (args.save_steps, args.resume, args.hold_at_step, args.repeats) == (0, False, None, 1)
+    assert not (args.deterministic or args.launch_blocking or args.tensorboard)
 
 
 def test_resuming_from_a_checkpoint_ends_where_the_uninterrupted_run_ended(tmp_path):
@@ -50,3 +46,24 @@ def test_resuming_from_a_checkpoint_ends_where_the_uninterrupted_run_ended(tmp_p
     assert resumed["weights_sha256"] == full["weights_sha256"]
     assert resumed["eval_loss"] == full["eval_loss"]
     assert (run_dir / resumable_train.RESULT_FILE).is_file()
+
+
+def test_step_time_leaves_out_the_first_steps():
+    warm = [5.0] * resumable_train.TIMING_WARMUP_STEPS
+    assert resumable_train.steady_step_seconds([*warm, 1.0, 2.0, 3.0]) == 2.0
+    assert resumable_train.steady_step_seconds([4.0, 6.0]) == 5.0  # a short run: every step
+
+
+def test_process_settings_are_made_before_cuda_starts(tmp_path, monkeypatch):
+    from utils import numerics
+
+    for name in ("CUBLAS_WORKSPACE_CONFIG", "CUDA_LAUNCH_BLOCKING"):
+        monkeypatch.delenv(name, raising=False)
+    args = resumable_train.parse_args(["--output-dir", str(tmp_path), "--deterministic", "--launch-blocking"])
+    try:
+        state = resumable_train.prepare_process(args)
+        assert numerics.read()["deterministic_algorithms"] and state.deterministic
+    finally:
+        numerics.ensure(numerics.NumericState())
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == resumable_train.CUBLAS_WORKSPACE
+    assert os.environ["CUDA_LAUNCH_BLOCKING"] == "1"

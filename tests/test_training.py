@@ -56,3 +56,25 @@ def test_fixed_budget_trainer_trains_exactly_the_steps_and_evaluates_on_schedule
     assert trainer.state.global_step == 6
     assert training.history(trainer.state.log_history, "eval_accuracy")[0] == [3, 6]
     assert not any(tmp_path.glob("checkpoint-*"))
+
+
+def test_fixed_budget_trainer_stops_early_and_loads_the_best_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    tokenizer = models.load_tokenizer()
+    model = BertForSequenceClassification(tiny_bert_config(vocab_size=tokenizer.vocab_size))
+    rows = Dataset.from_dict({"input_ids": [[101, 2000 + i, 102] for i in range(16)], "label": [0, 1] * 8})
+    common = dict(output_dir=tmp_path, train_dataset=rows, steps=20, batch_size=4, seed=0, eval_every=2)
+    # A learning rate of zero leaves the validation loss where it is: it never improves after the
+    # first evaluation, so patience 2 ends training at the third one.
+    trainer = training.fixed_budget_trainer(
+        model, tokenizer, eval_dataset=rows, learning_rate=0.0, early_stopping_patience=2, **common
+    )
+    trainer.train()
+    assert trainer.state.global_step == 6
+    assert trainer.state.best_model_checkpoint.endswith("checkpoint-2")
+    assert (tmp_path / "checkpoint-2").is_dir()
+    assert len(list(tmp_path.glob("checkpoint-*"))) <= 2  # the best and at most the latest
+    with pytest.raises(ValueError, match="validation data set"):
+        training.fixed_budget_trainer(
+            model, tokenizer, learning_rate=0.0, early_stopping_patience=2, **common
+        )

@@ -4,6 +4,7 @@ from tiny_models import tiny_bert_config
 from transformers import AutoModelForSequenceClassification
 
 from utils import models
+from utils.topics import validation
 from utils.topics.validation import Classifier, InvalidInput, Limits, validate_texts
 
 LIMITS = Limits(max_batch=4, max_chars=200, max_tokens=16)
@@ -60,3 +61,12 @@ def test_classifier_predicts_and_validates(tokenizer):
         classifier.predict("word " * 30)
     with pytest.raises(ValueError, match="exceeds the model's 64 positions"):
         Classifier(model, tokenizer, Limits(max_tokens=128))
+
+
+def test_outcome_names_what_a_call_raised():
+    assert validation.outcome(lambda: 3) == ("ok", 3)
+    assert validation.outcome(lambda: validation.validate_texts([], validation.Limits())) == (
+        "InvalidInput: empty batch: send at least one text",
+        None,
+    )
+    assert validation.outcome(lambda: {}["missing"]) == ("KeyError: 'missing'", None)

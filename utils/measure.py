@@ -200,3 +200,26 @@ def time_training_steps(
         peak=peak,
         step_seconds=times,
     )
+
+
+def forward_seconds(
+    model: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    *,
+    repeats: int,
+    autocast_dtype: torch.dtype | None = None,
+) -> list[float]:
+    """Seconds of each of ``repeats`` inference forward passes over ``inputs`` (already on the model's
+    device), after one untimed pass; device work is waited for at both ends of each."""
+    device = next(model.parameters()).device
+    times = []
+    with (
+        torch.no_grad(),
+        torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None),
+    ):
+        model(**inputs)
+        for _ in range(repeats):
+            with timed(device) as timing:
+                model(**inputs)
+            times.append(timing.seconds)
+    return times

@@ -6,7 +6,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallback, Trainer, TrainingArguments
+from transformers import (
+    EarlyStoppingCallback,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PrinterCallback,
+    Trainer,
+    TrainingArguments,
+)
 
 
 def device() -> torch.device:
@@ -55,10 +62,21 @@ def fixed_budget_trainer(
     eval_dataset: Dataset | None = None,
     eval_every: int = 50,
     compute_metrics: Callable | None = accuracy,
+    data_seed: int | None = None,
+    early_stopping_patience: int | None = None,
 ) -> Trainer:
     """A ``Trainer`` for exactly ``steps`` optimizer steps: linear decay after 10% warm-up, bf16 where
     the device supports it, dynamic padding, no checkpoints; evaluated every ``eval_every`` steps
-    when an ``eval_dataset`` is given. The log history is kept; nothing is printed."""
+    when an ``eval_dataset`` is given. ``data_seed`` (default: ``seed``) orders the training batches.
+    The log history is kept; nothing is printed.
+
+    With ``early_stopping_patience``, training stops after that many evaluations in a row without a
+    lower validation loss, and the best model is loaded at the end: a checkpoint (weights only) is
+    saved at every evaluation, and only the best and the latest are kept; they stay in ``output_dir``.
+    """
+    stopping = early_stopping_patience is not None
+    if stopping and eval_dataset is None:
+        raise ValueError("early stopping needs a validation data set as eval_dataset")
     args = TrainingArguments(
         output_dir=str(output_dir),
         max_steps=steps,
@@ -70,10 +88,17 @@ def fixed_budget_trainer(
         eval_strategy="steps" if eval_dataset is not None else "no",
         eval_steps=eval_every,
         logging_steps=eval_every,
-        save_strategy="no",
+        # Early stopping saves where it evaluates: load_best_model_at_end needs matching strategies and steps.
+        save_strategy="steps" if stopping else "no",
+        save_steps=eval_every,
+        save_only_model=True,
+        save_total_limit=1 if stopping else None,  # the best checkpoint is kept as well
+        load_best_model_at_end=stopping,
+        metric_for_best_model="eval_loss" if stopping else None,
         bf16=bf16_supported(),
         dataloader_pin_memory=device().type == "cuda",
         seed=seed,
+        data_seed=data_seed,
         report_to="none",
         disable_tqdm=True,
     )
@@ -84,6 +109,7 @@ def fixed_budget_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         compute_metrics=compute_metrics if eval_dataset is not None else None,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience)] if stopping else None,
     )
     trainer.remove_callback(PrinterCallback)
     return trainer

@@ -1,3 +1,14 @@
 """Built-in rules. Importing this package registers them."""
 
-from bplint.rules import hygiene, loops, meta, migrations, pins, precision, security, seeds, training  # noqa: F401
+from bplint.rules import (  # noqa: F401
+    adapters,
+    hygiene,
+    loops,
+    meta,
+    migrations,
+    pins,
+    precision,
+    security,
+    seeds,
+    training,
+)

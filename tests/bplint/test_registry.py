@@ -8,7 +8,8 @@ from bplint.registry import Rule, all_rules, get_rule, is_valid_selector, regist
 
 NOTEBOOKS = {f"notebooks/{n}.ipynb" for n in (
     "02_data_preprocessing", "03_hyperparameter_tuning", "04_performance", "05_distributed_training",
-    "06_quantization_memory", "07_security", "08_reproducibility", "09_pitfalls", "10_text_generation")}
+    "06_quantization_memory", "07_security", "08_reproducibility", "09_pitfalls", "10_text_generation",
+    "11_peft_quantization")}
 SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "Use instead", "## How to fix")
 
 

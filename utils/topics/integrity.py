@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-CHUNK = 1 << 20
-
 
 class IntegrityError(RuntimeError):
     """A model folder does not match its manifest."""
@@ -27,12 +25,9 @@ class Mismatch:
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in chunks (model files do not fit comfortably in memory twice)."""
-    digest = hashlib.sha256()
+    """Hex SHA-256 of a file, streamed (model files do not fit comfortably in memory twice)."""
     with Path(path).open("rb") as file:
-        while chunk := file.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _files(folder: Path) -> list[Path]:

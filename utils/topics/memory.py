@@ -1,12 +1,17 @@
 """Training memory: a predictive model (weights + gradients + optimizer states + activations) for BERT-style
-encoders, the measurements to check it against, and a search for the largest batch that fits."""
+encoders, the measurements to check it against, what gradient checkpointing costs, and a search for the
+largest batch that fits."""
 
 import contextlib
 import gc
+import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
+from transformers import AutoModelForSequenceClassification, set_seed
+
+from utils import measure, models
 
 PRECISIONS = ("fp32", "bf16 autocast", "bf16 weights")
 OPTIMIZERS = ("adamw", "sgd momentum", "adafactor")
@@ -106,9 +111,9 @@ def predict_activation_bytes(
     h, i, a = config.hidden_size, config.intermediate_size, config.num_attention_heads
     e = 4 if precision == "fp32" else 2  # compute dtype
     r = 2 if precision == "bf16 weights" else 4  # residual stream and LayerNorm
-    autocast = precision == "bf16 autocast"
-    qkv_inputs = 3 * e if autocast else r
-    mlp_input = e if autocast else r
+    mixed = precision == "bf16 autocast"
+    qkv_inputs = 3 * e if mixed else r
+    mlp_input = e if mixed else r
     mask, embedding_mask = (1, 1) if device_type == "cuda" else (e, r)
     per_token = (
         qkv_inputs
@@ -122,7 +127,7 @@ def predict_activation_bytes(
         + r  # feed-forward: input, GELU in and out (i wide), mask, LN input
     ) * h
     if attention == "eager":
-        per_token += a * seq_len * ((4 + 2) if autocast else e)
+        per_token += a * seq_len * ((4 + 2) if mixed else e)
     tokens = batch_size * seq_len
     embeddings = tokens * h * (r + embedding_mask)  # LayerNorm input and dropout mask
     return int(config.num_hidden_layers * tokens * per_token + embeddings)
@@ -202,3 +207,146 @@ def largest_fitting(fits: Callable[[int], bool], start: int = 1, limit: int = 1 
         else:
             bad = middle
     return good, trials
+
+
+def autocast(device_type: str, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``dtype``, or a disabled autocast (plain fp32) for ``None``."""
+    return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+
+
+def encoder(shape: str, *, seed: int, device: torch.device, attention: str = "sdpa", **overrides):
+    """A randomly initialised BERT-style classifier of a standard ``shape`` (5 labels) on ``device``,
+    with attention dropout off, as :func:`predict_activation_bytes` assumes."""
+    set_seed(seed)
+    config = models.bert_config(
+        shape, num_labels=5, attn_implementation=attention, attention_probs_dropout_prob=0.0, **overrides
+    )
+    return AutoModelForSequenceClassification.from_config(config).to(device)
+
+
+def random_batch(
+    batch_size: int, seq_len: int, vocab_size: int, *, seed: int, device: torch.device, num_labels: int = 5
+) -> dict[str, torch.Tensor]:
+    """Random token ids (no padding; above the special tokens) and labels, the same for the same ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    tensors = {
+        "input_ids": torch.randint(
+            min(1000, vocab_size // 2), vocab_size, (batch_size, seq_len), generator=generator
+        ),
+        "attention_mask": torch.ones(batch_size, seq_len, dtype=torch.long),
+        "labels": torch.randint(0, num_labels, (batch_size,), generator=generator),
+    }
+    return {key: value.to(device) for key, value in tensors.items()}
+
+
+def measure_training_memory(
+    build: Callable[[], tuple[torch.nn.Module, torch.optim.Optimizer]],
+    batch: dict[str, torch.Tensor],
+    *,
+    autocast_dtype: torch.dtype | None = None,
+    steps: int = 2,
+) -> tuple[torch.nn.Module, dict[str, int | None]]:
+    """Build a model and optimizer with ``build()``, train ``steps`` steps on ``batch`` (the first creates
+    the optimizer states) and measure the last one.
+
+    Returns the model and: ``activations`` (bytes autograd saved for backward), the bytes of the
+    weights, gradients and optimizer states counted tensor by tensor, and on CUDA ``held`` (what the
+    allocator holds after the step beyond what it held before ``build()``: weights, gradients and
+    states as the device sees them) and ``peak`` (the most allocated during the last step).
+    """
+    device = batch["input_ids"].device
+    cuda = device.type == "cuda"
+    before = torch.cuda.memory_allocated(device) if cuda else None
+    model, optimizer = build()
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        with saved_for_backward(model) as saved, measure.peak_memory(device) as peak:
+            with autocast(device.type, autocast_dtype):
+                loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+    del loss
+    held = torch.cuda.memory_allocated(device) - before if cuda else None
+    return model, {
+        "activations": saved.bytes,
+        **static_bytes(model, optimizer),
+        "held": held,
+        "peak": peak.cuda_bytes,
+    }
+
+
+def time_step_parts(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    *,
+    optimizer: torch.optim.Optimizer,
+    autocast_dtype: torch.dtype | None = None,
+    steps: int = 10,
+    warmup: int = 2,
+) -> dict[str, float]:
+    """Median seconds of the forward pass, the backward pass, the optimizer step and the whole step,
+    each part timed on its own (with device synchronisation around it), over ``steps`` training steps
+    after ``warmup``. With gradient checkpointing the recomputed forward passes fall in ``backward``."""
+    device = batch["input_ids"].device
+    model.train()
+    parts: dict[str, list[float]] = {"forward": [], "backward": [], "optimizer": [], "step": []}
+    for index in range(warmup + steps):
+        with measure.timed(device) as forward, autocast(device.type, autocast_dtype):
+            loss = model(**batch).loss
+        with measure.timed(device) as backward:
+            loss.backward()
+        with measure.timed(device) as update:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        if index >= warmup:
+            times = (forward.seconds, backward.seconds, update.seconds)
+            for name, seconds in zip(("forward", "backward", "optimizer"), times, strict=True):
+                parts[name].append(seconds)
+            parts["step"].append(sum(times))
+    return {name: statistics.median(values) for name, values in parts.items()}
+
+
+def enable_checkpointing(model) -> None:
+    """Gradient checkpointing, non-reentrant: ``activation_checkpointing_enable`` where transformers has
+    it (the newer name), ``gradient_checkpointing_enable`` otherwise (5.17)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable({"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def accumulated_gradients(model: torch.nn.Module, batches: list[dict], scale: float) -> torch.Tensor:
+    """All parameter gradients, flattened, after one backward pass per batch with the loss times ``scale``."""
+    model.zero_grad(set_to_none=True)
+    for micro in batches:
+        (model(**micro).loss * scale).backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
+def batch_fits(
+    model, optimizer, batch_size: int, seq_len: int, *, seed: int, autocast_dtype=torch.bfloat16
+) -> bool:
+    """Whether one full training step at ``batch_size`` × ``seq_len`` runs without an out-of-memory
+    error; memory is released either way, so the next try starts from the same state."""
+    device = next(model.parameters()).device
+    batch = None
+    try:
+        batch = random_batch(
+            batch_size,
+            seq_len,
+            model.config.vocab_size,
+            seed=seed,
+            device=device,
+            num_labels=model.config.num_labels,
+        )
+        with autocast(device.type, autocast_dtype):
+            model(**batch).loss.backward()
+        optimizer.step()
+        return True
+    except torch.OutOfMemoryError:
+        return False
+    finally:
+        del batch
+        optimizer.zero_grad(set_to_none=True)
+        free_device_memory()

@@ -1,12 +1,21 @@
-"""Preprocessing choices that change accuracy or cost: truncation side, padding and batch order,
-leaks between splits, and tokenizer vocabularies."""
+"""Preprocessing choices that change accuracy or cost: length and truncation side, padding and batch
+order, leaks between splits, tokenizer vocabularies, and how fast tokenisation runs."""
 
+import shutil
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+from datasets import Dataset, load_from_disk
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 TRUNCATION_SIDES = ("head", "tail", "head+tail")
+
+
+def take(dataset: Dataset, count: int | None) -> Dataset:
+    """The first ``count`` rows of ``dataset``; all of them when ``count`` is ``None``."""
+    return dataset if count is None else dataset.select(range(min(count, len(dataset))))
 
 
 def truncate_tokens(
@@ -30,24 +39,50 @@ def truncate_tokens(
     return ids[:head] + ids[len(ids) - (budget - head) :]
 
 
-def encode_truncated(
-    texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int, side: str = "head"
+def _single_sequence_inputs(
+    bodies: Sequence[Sequence[int]],
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    side: str,
+    pad_to_max_length: bool = False,
 ) -> dict[str, list[list[int]]]:
-    """Single-sequence model inputs of at most ``max_length`` tokens, truncated on ``side``.
-
-    Tokenises without special tokens, truncates the body to ``max_length - 2`` tokens, then wraps
-    it in the tokenizer's ``[CLS] ... [SEP]`` (BERT-style single-sequence layout).
-    """
-    bodies = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    # BERT-style single-sequence layout: [CLS] body [SEP], the body truncated to fit, then (static
+    # padding only) [PAD] up to max_length with attention 0.
     input_ids = [
         [tokenizer.cls_token_id, *truncate_tokens(body, max_length - 2, side), tokenizer.sep_token_id]
         for body in bodies
     ]
+    attention_mask = [[1] * len(ids) for ids in input_ids]
+    if pad_to_max_length:
+        attention_mask = [mask + [0] * (max_length - len(mask)) for mask in attention_mask]
+        input_ids = [ids + [tokenizer.pad_token_id] * (max_length - len(ids)) for ids in input_ids]
     return {
         "input_ids": input_ids,
-        "attention_mask": [[1] * len(ids) for ids in input_ids],
+        "attention_mask": attention_mask,
         "token_type_ids": [[0] * len(ids) for ids in input_ids],
     }
+
+
+class Encoder:
+    """Classification inputs of one text data set (columns ``text`` and ``label``) at any length.
+
+    The texts are tokenised once; each call truncates them on a side (see :func:`truncate_tokens`)
+    and, for static padding, pads every example to ``max_length``.
+    """
+
+    def __init__(self, dataset: Dataset, tokenizer: PreTrainedTokenizerBase):
+        self.tokenizer = tokenizer
+        self.bodies = tokenizer(list(dataset["text"]), add_special_tokens=False)["input_ids"]
+        self.labels = list(dataset["label"])
+
+    def __call__(self, max_length: int, side: str = "head", *, pad_to_max_length: bool = False) -> Dataset:
+        inputs = _single_sequence_inputs(self.bodies, self.tokenizer, max_length, side, pad_to_max_length)
+        return Dataset.from_dict({**inputs, "label": self.labels})
+
+    def lengths(self, max_length: int | None = None) -> np.ndarray:
+        """Tokens per example with ``[CLS]`` and ``[SEP]``, cut at ``max_length`` if given."""
+        lengths = np.array([len(body) + 2 for body in self.bodies])
+        return lengths if max_length is None else np.minimum(lengths, max_length)
 
 
 def group_by_length_order(
@@ -119,7 +154,7 @@ def train_wordpiece(
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
@@ -135,3 +170,76 @@ def train_wordpiece(
         sep_token="[SEP]",
         mask_token="[MASK]",
     )
+
+
+TOKENIZATION_METHODS = (
+    "one call per text (Python loop)",
+    "one call on all texts",
+    "map, batched=False",
+    "map, batched=True",
+)
+
+
+def _tokenize_by(method: str, dataset: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> None:
+    def tokenize(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    texts = dataset["text"]
+    if method == TOKENIZATION_METHODS[0]:
+        [tokenizer(text, truncation=True, max_length=max_length) for text in texts]
+    elif method == TOKENIZATION_METHODS[1]:
+        tokenizer(list(texts), truncation=True, max_length=max_length)
+    elif method in TOKENIZATION_METHODS[2:]:
+        # In-memory datasets have no cache files: map computes every time.
+        dataset.map(tokenize, batched=method.endswith("True"), load_from_cache_file=False)
+    else:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(TOKENIZATION_METHODS)}")
+
+
+def time_tokenization(
+    dataset: Dataset, tokenizer: PreTrainedTokenizerBase, *, max_length: int, rounds: int
+) -> list[dict]:
+    """Seconds to tokenise the ``text`` column of an in-memory ``dataset`` by each of
+    :data:`TOKENIZATION_METHODS`, ``rounds`` times, the methods interleaved within each round so
+    that a busy moment of the machine does not fall on one method only."""
+    rows = []
+    for round_ in range(rounds):
+        for method in TOKENIZATION_METHODS:
+            start = time.perf_counter()
+            _tokenize_by(method, dataset, tokenizer, max_length)
+            rows.append({"round": round_, "method": method, "seconds": time.perf_counter() - start})
+    return rows
+
+
+def time_cached_map(
+    dataset: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    max_length: int,
+    directory: str | Path,
+    rounds: int,
+) -> list[dict]:
+    """A batched tokenising ``map`` over ``dataset`` saved to disk: seconds of the first run and of
+    an identical re-run, which ``datasets`` answers from the cache file that the first run wrote
+    (it fingerprints the function and its inputs). Each round uses a fresh folder, so that no
+    earlier round's cache fakes a first run; the folders are removed afterwards."""
+
+    def tokenize(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    rows = []
+    for round_ in range(rounds):
+        folder = Path(directory) / f"round-{round_}"
+        shutil.rmtree(folder, ignore_errors=True)
+        dataset.save_to_disk(folder)
+        on_disk = load_from_disk(folder)
+        row, outputs = {"round": round_}, []
+        for run in ("first run", "cached re-run"):
+            start = time.perf_counter()
+            outputs.append(on_disk.map(tokenize, batched=True))
+            row[run] = time.perf_counter() - start
+        row["re-run read the first run's file"] = outputs[0].cache_files == outputs[1].cache_files
+        rows.append(row)
+        del on_disk, outputs
+        shutil.rmtree(folder)
+    return rows

@@ -10,7 +10,10 @@ import re
 import string
 
 import numpy as np
-from transformers import PreTrainedTokenizerBase
+from datasets import Dataset
+from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+
+from utils.topics import trials
 
 
 def _windows(examples: dict, tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int | None):
@@ -143,6 +146,54 @@ def squad_scores(predictions: dict[str, str], examples) -> dict[str, float]:
         exact.append(max(float(normalize_answer(prediction) == normalize_answer(t)) for t in truths))
         f1.append(max(_f1(prediction, t) for t in truths))
     return {"exact_match": 100 * float(np.mean(exact)), "f1": 100 * float(np.mean(f1))}
+
+
+def split_by_title(examples: Dataset, every: int = 3) -> tuple[Dataset, Dataset]:
+    """Training and held-out questions, split by article: every ``every``-th title (sorted) is held
+    out, so that no context is seen both in training and in evaluation."""
+    held_out = set(sorted(set(examples["title"]))[::every])
+    return (
+        examples.filter(lambda row: row["title"] not in held_out),
+        examples.filter(lambda row: row["title"] in held_out),
+    )
+
+
+def features(
+    examples: Dataset, prepare, tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int | None
+) -> Dataset:
+    """``prepare`` (:func:`prepare_train_features` or :func:`prepare_eval_features`) mapped over
+    ``examples``: one row per window, or per question with ``stride=None`` (first window only)."""
+    return examples.map(
+        prepare,
+        batched=True,
+        remove_columns=examples.column_names,
+        fn_kwargs=dict(tokenizer=tokenizer, max_length=max_length, stride=stride),
+    )
+
+
+def answers_past_first_window(
+    examples: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int
+) -> float:
+    """Share of ``examples`` whose answer does not lie inside the first window of ``max_length``
+    tokens: without overflowing windows, these answers cannot be found."""
+    first = features(examples, prepare_train_features, tokenizer, max_length, None)
+    return float(np.mean(np.array(first["start_positions"]) == 0))
+
+
+def score(
+    model, examples: Dataset, eval_features: Dataset, tokenizer: PreTrainedTokenizerBase, *, bf16=False
+):
+    """Exact match and F1 of ``model`` on ``examples``, decoded over the windows in ``eval_features``
+    (from :func:`prepare_eval_features`)."""
+    logits = trials.predict(
+        model,
+        eval_features.remove_columns(["example_id", "offset_mapping"]),
+        DataCollatorWithPadding(tokenizer),
+        bf16=bf16,
+        outputs=("start_logits", "end_logits"),
+    )
+    predictions = decode_answers(examples, eval_features, logits["start_logits"], logits["end_logits"])
+    return squad_scores(predictions, examples)
 
 
 def evaluate(trainer, examples, features) -> dict[str, float]:

@@ -285,3 +285,10 @@ def weight_bytes(model: nn.Module) -> int:
     """Bytes of all parameters and buffers (int8 weights count one byte each)."""
     tensors = list(model.parameters()) + list(model.buffers())
     return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def linear_bytes(model: nn.Module) -> int:
+    """Bytes of the linear layers alone (float or int8: weights, scales and biases), the part a
+    weight-only quantizer shrinks."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, Int8Linear))]
+    return sum(weight_bytes(layer) for layer in layers)

@@ -1,20 +1,24 @@
-"""Short fine-tuning trials in a plain PyTorch loop.
+"""Short fine-tuning trials in a plain PyTorch loop, and a runner that remembers them by their settings.
 
 Notebooks that train dozens of small models (sweeps, ablations) use this loop instead of
-``Trainer``: it has no per-run start-up cost, records the learning rate, loss and gradient norm of
-every step without synchronising the device each step, and states every choice as an argument.
-It does what ``Trainer`` does by default: AdamW (fused on CUDA) without weight decay on biases and
-LayerNorm weights, a warm-up + decay schedule stepped every step, gradient clipping, and bf16 autocast.
+``Trainer``: it has no per-run start-up cost, records the learning rate, loss, gradient norm and
+padded length of every step without synchronising the device each step, and states every choice
+as an argument. It does what ``Trainer`` does by default: AdamW (fused on CUDA) without weight
+decay on biases and LayerNorm weights, a warm-up + decay schedule stepped every step, gradient
+clipping, and bf16 autocast.
 """
 
+import inspect
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import get_scheduler
+from transformers import get_scheduler, set_seed
 
 from utils import measure
 from utils.topics.preprocessing import group_by_length_order
@@ -24,42 +28,53 @@ SAMPLERS = ("random", "sequential", "group_by_length")
 
 @dataclass
 class TrainLog:
-    """What one training run did: per-step loss, learning rate and gradient norm (before clipping)."""
+    """What one training run did, step by step. ``seconds`` and ``timed_samples`` cover the timed
+    steps only (all but the first ``untimed_steps``); the gradient norm is taken before clipping."""
 
     steps: int
     seconds: float
     samples: int
+    timed_samples: int
     tokens: int
     real_tokens: int
     losses: list[float] = field(default_factory=list)
     learning_rates: list[float] = field(default_factory=list)
     grad_norms: list[float] = field(default_factory=list)
+    padded_lengths: list[int] = field(default_factory=list)
 
     @property
     def samples_per_s(self) -> float:
-        return self.samples / self.seconds
+        return self.timed_samples / self.seconds
 
     @property
     def pad_fraction(self) -> float:
         return 1 - self.real_tokens / self.tokens if self.tokens else 0.0
 
     @property
+    def distinct_shapes(self) -> int:
+        return len(set(self.padded_lengths))
+
+    @property
     def diverged(self) -> bool:
         return not all(math.isfinite(loss) for loss in self.losses)
 
+    def final_loss(self, share: float = 0.1) -> float:
+        """Mean training loss over the last ``share`` of the steps (at least one)."""
+        return float(np.mean(self.losses[-max(1, round(share * self.steps)) :]))
+
 
 def batch_order(
-    dataset: Dataset, batch_size: int, seed: int, epoch: int = 0, sampler: str = "random"
+    lengths: Sequence[int], batch_size: int, seed: int, epoch: int = 0, sampler: str = "random"
 ) -> list[int]:
-    """Example indices of one epoch: shuffled, in order, or shuffled and grouped by length."""
+    """Example indices of one epoch over examples of ``lengths``: shuffled, in order, or shuffled and
+    grouped by length."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
     if sampler == "sequential":
-        return list(range(len(dataset)))
+        return list(range(len(lengths)))
     if sampler == "group_by_length":
-        lengths = [len(ids) for ids in dataset["input_ids"]]
         return group_by_length_order(lengths, batch_size, seed + epoch)
-    return np.random.default_rng(seed + epoch).permutation(len(dataset)).tolist()
+    return np.random.default_rng(seed + epoch).permutation(len(lengths)).tolist()
 
 
 def iterate_batches(
@@ -71,17 +86,28 @@ def iterate_batches(
     sampler: str = "random",
     drop_last: bool = True,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Collated batches, epoch after epoch without end; each epoch has its own seeded order."""
+    """Collated batches, epoch after epoch without end; each epoch has its own seeded order.
+
+    The rows are read from the dataset here, before the first batch is asked for, so that a timed
+    loop does not pay for it.
+    """
     if len(dataset) == 0:
         raise ValueError("cannot draw batches from an empty dataset")
     rows = dataset.to_list()
-    epoch = 0
-    while True:
-        order = batch_order(dataset, batch_size, seed, epoch, sampler)
-        stop = len(order) - len(order) % batch_size if drop_last and len(order) >= batch_size else len(order)
-        for start in range(0, stop, batch_size):
-            yield collator([rows[i] for i in order[start : start + batch_size]])
-        epoch += 1
+    lengths = [len(row["input_ids"]) for row in rows]
+
+    def batches():
+        epoch = 0
+        while True:
+            order = batch_order(lengths, batch_size, seed, epoch, sampler)
+            usable = (
+                len(order) - len(order) % batch_size if drop_last and len(order) >= batch_size else len(order)
+            )
+            for start in range(0, usable, batch_size):
+                yield collator([rows[i] for i in order[start : start + batch_size]])
+            epoch += 1
+
+    return batches()
 
 
 def _optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -94,8 +120,85 @@ def _optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float
     return torch.optim.AdamW(groups, lr=learning_rate, fused=fused)
 
 
+def _schedule(optimizer: torch.optim.Optimizer, name: str, warmup: float, steps: int):
+    warmup_steps = round(warmup * steps)
+    if name == "constant" and warmup_steps:
+        name = "constant_with_warmup"
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup_steps, num_training_steps=steps)
+
+
 def _autocast(device: torch.device, bf16: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda")
+
+
+def _step(model, batch, optimizer, max_grad_norm: float | None, bf16: bool):
+    """One optimizer step on ``batch``; returns the loss and the gradient norm before clipping, as
+    device tensors (reading them would make the host wait for the device)."""
+    device = next(model.parameters()).device
+    batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+    with _autocast(device, bf16):
+        loss = model(**batch).loss
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(
+        model.parameters(), max_grad_norm if max_grad_norm is not None else math.inf
+    )
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach(), norm
+
+
+class _Clock:
+    """Wall time from :meth:`start` to :meth:`stop`, device work included (synchronised at both ends)."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.started, self.seconds = device, None, 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.started is not None
+
+    def start(self) -> None:
+        measure.synchronize(self.device)
+        self.started = time.perf_counter()
+
+    def stop(self) -> None:
+        measure.synchronize(self.device)
+        self.seconds = time.perf_counter() - self.started
+
+
+class _Record:
+    """The per-step log of a run, kept on the device until the run ends."""
+
+    def __init__(self):
+        self.samples = self.timed_samples = self.tokens = self.real_tokens = 0
+        self.learning_rates, self.padded_lengths, self.losses, self.norms = [], [], [], []
+
+    def batch(self, batch: dict[str, torch.Tensor], learning_rate: float, timed: bool) -> None:
+        rows, length = batch["input_ids"].shape
+        self.samples += rows
+        self.timed_samples += rows if timed else 0
+        self.tokens += rows * length
+        self.real_tokens += int(batch["attention_mask"].sum())
+        self.learning_rates.append(learning_rate)
+        self.padded_lengths.append(length)
+
+    def result(self, loss: torch.Tensor, norm: torch.Tensor) -> None:
+        self.losses.append(loss)
+        self.norms.append(norm)
+
+    def log(self, seconds: float) -> TrainLog:
+        return TrainLog(
+            steps=len(self.losses),
+            seconds=seconds,
+            samples=self.samples,
+            timed_samples=self.timed_samples,
+            tokens=self.tokens,
+            real_tokens=self.real_tokens,
+            losses=torch.stack(self.losses).float().tolist(),
+            learning_rates=self.learning_rates,
+            grad_norms=torch.stack(self.norms).float().tolist(),
+            padded_lengths=self.padded_lengths,
+        )
 
 
 def train(
@@ -111,53 +214,47 @@ def train(
     warmup: float = 0.1,
     weight_decay: float = 0.0,
     max_grad_norm: float | None = 1.0,
-    bf16: bool = False,
     sampler: str = "random",
+    bf16: bool = False,
+    untimed_steps: int = 0,
 ) -> TrainLog:
     """Train ``model`` (already on its device) for ``steps`` optimizer steps; return the per-step log.
 
     ``warmup`` is a fraction of ``steps``; ``scheduler`` is a transformers scheduler name
     (``"constant"`` with warm-up means ``"constant_with_warmup"``); ``max_grad_norm=None`` turns
-    clipping off (the norm is still recorded). The wall time covers batching and all device work.
+    clipping off (the norm is still recorded). The clock starts after ``untimed_steps`` steps (the
+    first steps pay one-off costs: kernels and plans for new shapes, allocations) and covers
+    batching and all device work from then on.
     """
-    device = next(model.parameters()).device
+    if not 0 <= untimed_steps < steps:
+        raise ValueError(f"untimed_steps must be in [0, steps), not {untimed_steps} of {steps}")
     torch.manual_seed(seed)  # dropout draws from the global generator: same seed, same trial
     optimizer = _optimizer(model, learning_rate, weight_decay)
-    warmup_steps = round(warmup * steps)
-    if scheduler == "constant" and warmup_steps:
-        scheduler = "constant_with_warmup"
-    schedule = get_scheduler(scheduler, optimizer, num_warmup_steps=warmup_steps, num_training_steps=steps)
+    schedule = _schedule(optimizer, scheduler, warmup, steps)
     batches = iterate_batches(dataset, collator, batch_size, seed=seed, sampler=sampler)
-    clip = max_grad_norm if max_grad_norm is not None else math.inf
-    losses, norms, rates = [], [], []
-    samples = tokens = real = 0
+    clock, record = _Clock(next(model.parameters()).device), _Record()
     model.train()
-    with measure.timed(device) as timing:
-        for _ in range(steps):
-            batch = next(batches)
-            samples += batch["input_ids"].shape[0]
-            tokens += batch["input_ids"].numel()
-            real += int(batch["attention_mask"].sum())
-            batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-            rates.append(schedule.get_last_lr()[0])
-            with _autocast(device, bf16):
-                loss = model(**batch).loss
-            loss.backward()
-            norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.detach())
-    return TrainLog(
-        steps=steps,
-        seconds=timing.seconds,
-        samples=samples,
-        tokens=tokens,
-        real_tokens=real,
-        losses=torch.stack(losses).float().tolist(),
-        learning_rates=rates,
-        grad_norms=torch.stack(norms).float().tolist(),
-    )
+    for step in range(steps):
+        if step == untimed_steps:
+            clock.start()
+        batch = next(batches)
+        record.batch(batch, schedule.get_last_lr()[0], timed=clock.running)
+        record.result(*_step(model, batch, optimizer, max_grad_norm, bf16))
+        schedule.step()
+    clock.stop()
+    return record.log(clock.seconds)
+
+
+def repeated_passes(
+    model: torch.nn.Module, dataset: Dataset, collator: Callable, *, passes: int, **train_args: Any
+) -> list[TrainLog]:
+    """``passes`` training runs over the very same batches (same seed, same order, same shapes).
+
+    The first pass meets every batch shape for the first time; later passes find whatever the
+    libraries built per shape (cuDNN attention plans, cuBLAS heuristics) already cached, so they
+    show the steady speed a long run reaches.
+    """
+    return [train(model, dataset, collator, **train_args) for _ in range(passes)]
 
 
 def _pad_columns(arrays: Sequence[np.ndarray], value: float) -> np.ndarray:
@@ -204,3 +301,104 @@ def accuracy(
     """Share of ``dataset`` rows whose arg-max class equals the ``label`` column."""
     logits = predict(model, dataset, collator, batch_size=batch_size, bf16=bf16)["logits"]
     return float((logits.argmax(-1) == np.asarray(dataset["label"])).mean())
+
+
+# The settings a trial is named by: the training data's name, then train()'s own arguments
+# (their defaults are read from its signature, so that a trial that states a default equals one
+# that leaves it out).
+_RECIPE_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(train).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("bf16", "untimed_steps")
+}
+
+
+@dataclass
+class _Data:
+    train: Dataset
+    evaluate: dict[str, Dataset]
+    collator: Callable
+
+
+class TrialRunner:
+    """Fine-tune fresh copies of a model with shared defaults and remember each trial by its settings.
+
+    ``new_model`` returns a fresh model on its device (the seed is set before it is called, so the
+    new head's weights follow the trial's seed). Data sets are registered by name with
+    :meth:`add_data`: a training set, the sets each trial is scored on afterwards, and the collator
+    that pads them. A trial is named by its settings (``defaults`` overridden); a configuration that
+    several experiments need runs once.
+    """
+
+    def __init__(
+        self,
+        new_model: Callable[[], torch.nn.Module],
+        *,
+        defaults: dict[str, Any],
+        bf16: bool = False,
+        untimed_steps: int = 0,
+    ):
+        unknown = sorted(set(defaults) - set(_RECIPE_DEFAULTS) - {"data"})
+        if unknown:
+            raise ValueError(
+                f"unknown trial setting(s) {unknown}; known: data, {', '.join(_RECIPE_DEFAULTS)}"
+            )
+        self.new_model, self.bf16, self.untimed_steps = new_model, bf16, untimed_steps
+        self.defaults = {"data": inspect.Parameter.empty, **_RECIPE_DEFAULTS, **defaults}
+        self.data: dict[str, _Data] = {}
+        self.results: dict[tuple, dict[str, Any]] = {}
+        self.logs: dict[tuple, TrainLog] = {}
+
+    def add_data(
+        self, name: str, train_set: Dataset, evaluate: dict[str, Dataset], collator: Callable
+    ) -> None:
+        self.data[name] = _Data(train_set, evaluate, collator)
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """The full settings of a trial: the defaults with ``overrides`` applied."""
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise ValueError(f"unknown trial setting(s) {unknown}")
+        settings = {**self.defaults, **overrides}
+        missing = sorted(name for name, value in settings.items() if value is inspect.Parameter.empty)
+        if missing:
+            raise ValueError(f"trial setting(s) {missing} have no default: pass them")
+        return settings
+
+    def key(self, **overrides: Any) -> tuple:
+        return tuple(sorted(self.settings(**overrides).items(), key=lambda item: item[0]))
+
+    def run(self, **overrides: Any) -> dict[str, Any]:
+        """The trial's settings and results (``<name> accuracy`` per evaluation set, final loss,
+        samples/s, train seconds, pad share, tokens per step, whether the loss diverged); trained
+        only the first time."""
+        key = self.key(**overrides)
+        if key not in self.results:
+            settings = dict(key)
+            data = self.data[settings["data"]]
+            set_seed(settings["seed"])
+            model = self.new_model()
+            recipe = {name: settings[name] for name in _RECIPE_DEFAULTS}
+            log = train(
+                model, data.train, data.collator, **recipe, bf16=self.bf16, untimed_steps=self.untimed_steps
+            )
+            scores = {
+                f"{name} accuracy": accuracy(model, rows, data.collator, bf16=self.bf16)
+                for name, rows in data.evaluate.items()
+            }
+            self.results[key] = {
+                **settings,
+                **scores,
+                "final loss": log.final_loss(),
+                "samples/s": log.samples_per_s,
+                "train seconds": log.seconds,
+                "pad share": log.pad_fraction,
+                "tokens per step": log.tokens / log.steps,
+                "diverged": log.diverged,
+            }
+            self.logs[key] = log
+        return self.results[key]
+
+    def log(self, **overrides: Any) -> TrainLog:
+        """The per-step log of a trial that has run."""
+        return self.logs[self.key(**overrides)]

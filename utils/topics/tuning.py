@@ -1,13 +1,20 @@
-"""Hyperparameter search spaces, grid and (quasi-)random designs, and seed-spread intervals."""
+"""Hyperparameter search spaces, grid and (quasi-)random designs, seed-spread intervals, and verdicts
+on differences that must stand out from seed noise."""
 
+import dataclasses
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
+
+from utils import verdicts
+from utils.verdicts import Claim, Verdict
 
 
 @dataclass(frozen=True)
@@ -79,13 +86,84 @@ def interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
     return Interval(mean, mean - half, mean + half, std, n)
 
 
-def distinguishable(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> bool:
-    """Whether the means of two groups of seeds differ beyond noise (Welch's t-test at ``confidence``).
+def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's t-test that groups ``a`` and ``b`` have the same mean.
 
-    Groups of fewer than two values are never distinguishable: one seed says nothing about spread.
+    Groups of fewer than two values give 1 (one seed says nothing about spread); two groups without
+    any spread give 0 if their values differ, else 1.
     """
     if len(a) < 2 or len(b) < 2:
-        return False
+        return 1.0
     if np.std(a) == 0 and np.std(b) == 0:
-        return float(np.mean(a)) != float(np.mean(b))
-    return bool(stats.ttest_ind(a, b, equal_var=False).pvalue < 1 - confidence)
+        return 0.0 if float(np.mean(a)) != float(np.mean(b)) else 1.0
+    with warnings.catch_warnings():
+        # Accuracies of a few hundred examples repeat exactly; scipy warns about precision loss when
+        # a group's values are (nearly) all equal, and the p-value is still the right one.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def distinguishable(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> bool:
+    """Whether the means of two groups of seeds differ beyond noise (Welch's t-test at ``confidence``)."""
+    return welch_p(a, b) < 1 - confidence
+
+
+def scores(rows: Sequence[dict], metric: str = "validation accuracy", **match) -> list[float]:
+    """``metric`` of the trial ``rows`` whose settings equal ``match``, in seed order (so that two
+    settings measured with the same seeds pair up)."""
+    chosen = [row for row in rows if all(row[key] == value for key, value in match.items())]
+    return [row[metric] for row in sorted(chosen, key=lambda row: row["seed"])]
+
+
+def summarise(rows: Sequence[dict], by: str | list[str], metric: str = "validation accuracy") -> pd.DataFrame:
+    """Mean of ``metric`` per group of ``rows`` (one row per seed), with a 95% interval, standard
+    deviation and count; groups keep their order of first appearance."""
+    frame = pd.DataFrame(rows)
+    return (
+        frame.groupby(by, sort=False)[metric]
+        .apply(lambda values: pd.Series(dataclasses.asdict(interval(values))))
+        .unstack()[["mean", "low", "high", "std", "n"]]
+    )
+
+
+def judge_gain(
+    claim: Claim,
+    better: Sequence[float],
+    worse: Sequence[float],
+    *,
+    scale: float = 100.0,
+    context: str = "",
+    explanation: str = "",
+    confidence: float = 0.95,
+    repetitions: str = "seeds",
+) -> Verdict:
+    """The verdict on a claim that ``better`` beats ``worse`` by at least the claim's threshold.
+
+    Both are measured with the same seeds (or other ``repetitions``), in the same order; the
+    statistic is their difference per seed, times ``scale`` (100: fractions to points). The claim is
+    held only when, besides the mean difference passing the threshold, Welch's t-test tells the two
+    groups apart at ``confidence``: a difference that seed noise could produce is *not held (within
+    noise)*, with the p-value.
+    """
+    if len(better) != len(worse):
+        raise ValueError(f"pair the groups by seed: {len(better)} vs {len(worse)} values")
+    differences = [scale * (b - w) for b, w in zip(better, worse, strict=True)]
+    p = welch_p(better, worse)
+    noise = f"Welch p = {p:.3f} over {len(better)} {repetitions} each"
+    verdict = verdicts.judge(
+        claim,
+        differences,
+        context="; ".join(filter(None, [noise, context])),
+        explanation=explanation,
+        detail={"welch_p": p},
+    )
+    if verdict.state == verdicts.HELD and p >= 1 - confidence:
+        why = f"the difference is not distinguishable from seed noise ({noise})"
+        verdict = dataclasses.replace(
+            verdict,
+            state=verdicts.NOT_HELD,
+            within_noise=True,
+            evidence=verdict.evidence + f"; not distinguishable from seed noise at {confidence:.0%}",
+            explanation="; ".join(filter(None, [why, explanation])),
+        )
+    return verdict

@@ -80,3 +80,13 @@ class Classifier:
             {"label": self.labels[i], "score": round(s, 4)}
             for i, s in zip(indices.tolist(), scores.tolist(), strict=True)
         ]
+
+
+def outcome(call) -> tuple[str, object]:
+    """``("ok", result)`` of ``call()``, or a one-line description of what it raised and ``None``."""
+    try:
+        return "ok", call()
+    except InvalidInput as error:
+        return f"InvalidInput: {error}", None
+    except Exception as error:  # the point: show how unvalidated code fails
+        return f"{type(error).__name__}: {' '.join(str(error).split())[:60]}", None
