@@ -11,6 +11,7 @@ from pathlib import Path
 
 from utils.environment import describe
 from utils.results import REFERENCE_DIR, SMOKE_BANNER, read_results, reference_path
+from utils.run import cards
 from utils.run.execution import RAN
 from utils.run.record import RunRecord
 from utils.run.summary import (
@@ -21,7 +22,7 @@ from utils.run.summary import (
     reference_verdicts,
     results_of,
 )
-from utils.verdicts import Verdict, counts, table
+from utils.verdicts import counts, table
 
 REPORT_FILE = "report.html"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -78,71 +79,28 @@ def _figures(executed: Path) -> list:
     return outputs
 
 
-def _label(source: Path) -> str:
-    """A reference column's name: the cards its runs were made on, and its folder."""
-    cards = set()
-    for path in sorted(source.glob("[0-9][0-9]_*.json")):
-        try:
-            environment = read_results(path)["environment"]
-        except (ValueError, KeyError):
-            continue
-        cards.add(environment.get("gpu") or "CPU")
-    folder = (
-        source.relative_to(REFERENCE_DIR.parent) if source.is_relative_to(REFERENCE_DIR.parent) else source
-    )
-    return f"{', '.join(sorted(cards)) or 'no runs'} ({folder}/)"
-
-
-def reference_sources(reference_dir: Path = REFERENCE_DIR) -> list[Path]:
-    """The folders of reference runs: the current one, then those of earlier cards."""
-    folders = (
-        [reference_dir, *sorted(p for p in reference_dir.iterdir() if p.is_dir())]
-        if reference_dir.is_dir()
-        else []
-    )
-    return [folder for folder in folders if any(folder.glob("[0-9][0-9]_*.json"))]
-
-
-def _state(verdict: Verdict | None) -> str:
-    if verdict is None:
-        return ""
-    mean = verdict.measured.get("mean")
-    noise = ", within noise" if verdict.within_noise else ""
-    return verdict.state + (
-        f" ({mean:.3g}{noise})" if mean is not None else (f" ({noise[2:]})" if noise else "")
-    )
-
-
-def cross_hardware_table(entries: list[Entry], sources: list[Path], run_column: str | None) -> str:
-    """Claims as rows; this run (when there is one) and each folder of reference runs as columns."""
-    columns: list[dict[str, dict[str, Verdict]]] = []
-    for folder in sources:
-        by_notebook = {}
-        for entry in entries:
-            path = folder / f"{entry.stem}.json"
-            if path.is_file():
-                try:
-                    by_notebook[entry.stem] = {v.id: v for v in read_results(path)["verdicts"]}
-                except ValueError:  # a schema this code cannot read
-                    continue
-        columns.append(by_notebook)
-    if run_column is not None:
-        columns.insert(0, {e.stem: {v.id: v for v in e.document["verdicts"]} for e in entries if e.document})
-    names = ([run_column] if run_column is not None else []) + [_label(folder) for folder in sources]
-    lines = [
-        "| notebook | claim | " + " | ".join(_cell(n) for n in names) + " |",
-        "|" + " --- |" * (len(names) + 2),
-    ]
+def cross_hardware_table(entries: list[Entry], reference_dir: Path, run_column: str | None) -> str:
+    """Claims as rows; this run (when there is one), then each card's committed reference run, and
+    the flips between cards, as in ``docs/verdicts.md`` (:mod:`utils.run.cards`)."""
+    loaded = cards.load_cards(reference_dir)
+    names = ([run_column] if run_column else []) + list(loaded)
+    lines = ["| notebook | claim | " + " | ".join(_cell(n) for n in names) + " | across cards |"]
+    lines.append("|" + " --- |" * (len(names) + 3))
     for entry in entries:
-        claims: dict[str, str] = {}
-        for column in columns:
-            for verdict in column.get(entry.stem, {}).values():
-                claims.setdefault(verdict.id, verdict.claim)
-        for claim_id, statement in claims.items():
-            states = [_state(column.get(entry.stem, {}).get(claim_id)) for column in columns]
-            lines.append(
-                f"| {entry.stem} | {_cell(statement)} | " + " | ".join(_cell(s) for s in states) + " |"
-            )
+        run = {v.id: v for v in entry.document["verdicts"]} if run_column and entry.document else {}
+        by_card = [
+            {v.id: v for v in loaded[card][entry.stem]["verdicts"]} if entry.stem in loaded[card] else {}
+            for card in loaded
+        ]
+        ids = dict.fromkeys([*run, *(claim_id for verdicts in reversed(by_card) for claim_id in verdicts)])
+        for claim_id in ids:
+            on_cards = [verdicts.get(claim_id) for verdicts in by_card]
+            statement = next(v.claim for v in [run.get(claim_id), *reversed(on_cards)] if v is not None)
+            states = ([cards.state_text(run.get(claim_id))] if run_column else []) + [
+                cards.state_text(verdict) for verdict in on_cards
+            ]
+            cells = [entry.stem, statement, *states, cards.across_cards(on_cards)]
+            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(lines)
 
 
@@ -202,7 +160,6 @@ def report_notebook(
             f"| [{entry.stem}](#{_anchor(entry.stem)}) | " + " | ".join(entry.overview[1:]) + f" | {link} |"
         )
     cells = [_markdown("\n".join([*head, "", "## Overview", "", *rows]))]
-    sources = reference_sources(reference_dir)
     cells.append(
         _markdown(
             "## Verdicts across hardware\n\n"
@@ -211,7 +168,7 @@ def report_notebook(
                 if smoke
                 else ""
             )
-            + cross_hardware_table(entries, sources, run_column)
+            + cross_hardware_table(entries, reference_dir, run_column)
         )
     )
     for entry in entries:
