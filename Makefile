@@ -30,6 +30,7 @@ report: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m bplint .
 
 clean:

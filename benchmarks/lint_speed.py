@@ -1,8 +1,8 @@
-"""Lint-speed benchmark: bplint against bandit and ruff on the installed transformers sources.
+"""Lint-speed benchmark: bplint against bandit and ruff on a real code base nobody here wrote.
 
-The tree is a large real code base that nobody here wrote and that is available offline: the
-``transformers`` package of the current environment (located with ``importlib.util.find_spec``,
-never imported). The script times, in one run on the same machine:
+The tree is, by default, the ``transformers`` package of the current environment (located with
+``importlib.util.find_spec``, never imported), or any folder given with ``--tree`` (for example a
+checkout of transformers' ``examples/pytorch``). The script times, in one run on the same machine:
 
 * bplint cold (``--no-cache``) and warm (second run with the content-hash cache filled),
 * ``python -m bandit -r -q`` and ``ruff check --no-cache`` on the same tree,
@@ -10,7 +10,8 @@ never imported). The script times, in one run on the same machine:
 
 and writes the results into ``docs/benchmark.md`` (between the generated-section markers).
 
-Usage: python benchmarks/lint_speed.py [--runs 3] [--startup-runs 15] [--bandit-runs 1] [--no-write]
+Usage: python benchmarks/lint_speed.py [--tree PATH --tree-label TEXT] [--runs 3] [--startup-runs 15]
+                                      [--bandit-runs 1] [--no-write]
 """
 
 from __future__ import annotations
@@ -41,24 +42,35 @@ Trainer(model=model, args=args, train_dataset=train).train()
 """
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
-    return e
-
-
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall time and CPU time (user + system, the process and its workers) of one run."""
+    before = os.times()
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - t0
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    wall = time.perf_counter() - t0
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, cpu
 
 
 def median_time(cmd: list[str], cwd: Path, runs: int) -> float:
-    return statistics.median(timed(cmd, cwd) for _ in range(runs))
+    return statistics.median(timed(cmd, cwd)[0] for _ in range(runs))
+
+
+def interleaved(commands: dict[str, tuple[list[str], int]], cwd: Path) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU time of each command, run in rounds (A, B, C, A, B, C, ...) so that all
+    tools see the same changes of the machine's load."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for rnd in range(max(runs for _, runs in commands.values())):
+        for name, (cmd, runs) in commands.items():
+            if rnd < runs:
+                samples[name].append(timed(cmd, cwd))
+    return {name: (statistics.median(w for w, _ in ts), statistics.median(c for _, c in ts))
+            for name, ts in samples.items()}
 
 
 def version(cmd: list[str]) -> str:
-    out = subprocess.run(cmd, env=env(), capture_output=True, text=True, check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
 
 
@@ -97,18 +109,33 @@ def tree_size(root: Path) -> tuple[int, int]:
     return files, lines
 
 
+def installed_version(package_dir: Path) -> str:
+    for dist in package_dir.parent.glob("transformers-*.dist-info"):
+        return dist.name[len("transformers-"):-len(".dist-info")]
+    return "?"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="runs of each tree-wide timing (median)")
     ap.add_argument("--startup-runs", type=int, default=15, help="runs of each start-up timing (median)")
     ap.add_argument("--bandit-runs", type=int, default=1, help="runs of bandit (slow)")
     ap.add_argument("--no-write", action="store_true", help="print the table, do not update the doc")
+    ap.add_argument("--tree", type=Path, help="folder to lint (default: the installed transformers package)")
+    ap.add_argument("--tree-label", help="how the doc names --tree (default: its path)")
     args = ap.parse_args()
 
-    spec = importlib.util.find_spec("transformers")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("transformers is not installed in this environment")
-    tree = Path(next(iter(spec.submodule_search_locations)))
+    if args.tree is not None:
+        tree = args.tree.resolve()
+        if not tree.is_dir():
+            sys.exit(f"{args.tree} is not a folder")
+        label = args.tree_label or f"`{args.tree}`"
+    else:
+        spec = importlib.util.find_spec("transformers")
+        if spec is None or not spec.submodule_search_locations:
+            sys.exit("transformers is not installed in this environment: pass --tree")
+        tree = Path(next(iter(spec.submodule_search_locations)))
+        label = f"installed `transformers` {installed_version(tree)} package sources"
     files, lines = tree_size(tree)
     py = sys.executable
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -118,18 +145,17 @@ def main() -> int:
         sample = work / "train.py"
         sample.write_text(SAMPLE)
         bplint = [py, "-m", "bplint", "--exit-zero"]
-        rows = []
-
-        cold = median_time([*bplint, "--no-cache", str(tree)], work, args.runs)
-        rows.append(("bplint (cold, --no-cache)", cold))
-        timed([*bplint, str(tree)], work)  # fill the cache
-        warm = median_time([*bplint, str(tree)], work, args.runs)
-        rows.append(("bplint (warm cache)", warm))
+        cold_cmd = [*bplint, "--no-cache", str(tree)]
         ruff = [py, "-m", "ruff", "check", "--no-cache", "--exit-zero", str(tree)]
-        rtime = median_time(ruff, work, args.runs)
-        rows.append(("ruff check --no-cache", rtime))
-        btime = median_time([py, "-m", "bandit", "-r", "-q", str(tree)], work, args.bandit_runs)
-        rows.append(("bandit -r -q", btime))
+        bandit = [py, "-m", "bandit", "-r", "-q", str(tree)]
+        times = interleaved({"bplint (cold, --no-cache)": (cold_cmd, args.runs),
+                             "ruff check --no-cache": (ruff, args.runs),
+                             "bandit -r -q": (bandit, args.bandit_runs)}, work)
+        timed([*bplint, str(tree)], work)  # fill the cache
+        times["bplint (warm cache)"] = interleaved({"warm": ([*bplint, str(tree)], args.runs)}, work)["warm"]
+        order = ["bplint (cold, --no-cache)", "bplint (warm cache)", "ruff check --no-cache", "bandit -r -q"]
+        rows = [(name, *times[name]) for name in order]
+        btime, bcpu = times["bandit -r -q"]
 
         ver = median_time([py, "-m", "bplint", "--version"], work, args.startup_runs)
         one_cold = median_time([*bplint, "--no-cache", str(sample)], work, args.startup_runs)
@@ -143,27 +169,29 @@ def main() -> int:
         "bandit": version([py, "-m", "bandit", "--version"]),
         "ruff": version([py, "-m", "ruff", "--version"]),
     }
-    tf_version = "?"
-    for dist in tree.parent.glob("transformers-*.dist-info"):
-        tf_version = dist.name[len("transformers-"):-len(".dist-info")]
 
     out = [START, ""]
     out.append(f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {cpu_model()}, "
                f"{os.cpu_count()} logical cores ({platform.system()} {platform.release()}), Python "
                f"{platform.python_version()}; load average {load_before:.1f} before and {load_after:.1f} "
-               "after (the machine is shared, so absolute times vary between runs).")
+               "after (the machine is shared, so absolute times vary between runs)"
+               + ("; PYTHONDONTWRITEBYTECODE is set, so every start compiles bplint's modules afresh."
+                  if os.environ.get("PYTHONDONTWRITEBYTECODE") else "."))
     out.append("")
     bandit_version = versions["bandit"].replace("__main__.py", "bandit")
     out.append(f"Tools: {versions['bplint']} ({git_commit()}), {bandit_version}, {versions['ruff']}.")
     out.append("")
-    out.append(f"Tree: installed `transformers` {tf_version} package sources, {files} Python files, "
-               f"{lines:,} lines. Tree-wide times are the median of {args.runs} runs "
-               f"(bandit: {args.bandit_runs}); start-up times the median of {args.startup_runs} runs.")
+    out.append(f"Tree: {label}, {files} Python files, "
+               f"{lines:,} lines. Tree-wide times are the median of {args.runs} runs (bandit: "
+               f"{args.bandit_runs}), the tools taking turns; CPU time is user + system time of the tool "
+               f"and its worker processes; start-up times are the median of {args.startup_runs} runs.")
     out.append("")
-    out.append("| tool / mode | wall time (s) | files/s | lines/s | vs bandit |")
-    out.append("| --- | ---: | ---: | ---: | ---: |")
-    for name, t in rows:
-        out.append(f"| {name} | {t:.2f} | {files / t:,.0f} | {lines / t:,.0f} | {btime / t:.1f}x |")
+    out.append("| tool / mode | wall time (s) | files/s | lines/s | vs bandit (wall) | CPU time (s) "
+               "| vs bandit (CPU) |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, t, cpu in rows:
+        out.append(f"| {name} | {t:.2f} | {files / t:,.0f} | {lines / t:,.0f} | {btime / t:.1f}x "
+                   f"| {cpu:.2f} | {bcpu / cpu:.1f}x |")
     out.append("")
     out.append("| start-up | median (ms) |")
     out.append("| --- | ---: |")

@@ -1,16 +1,15 @@
-# ruff: noqa: PTH100, PTH109, PTH208, PTH112, PTH113, PTH118, PTH119, PTH120, PTH123
+# ruff: noqa: PTH100, PTH109, PTH112, PTH113, PTH118, PTH119, PTH120, PTH123
 # os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
 """Configuration: ``[tool.bplint]`` of the nearest pyproject.toml, merged with command-line options."""
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 import os
-import re
+from typing import Any
 
-from bplint.registry import is_valid_selector, matches
+from bplint.registry import all_rules, is_valid_selector
+from bplint.selection import Selection
 
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".svn", ".bzr", ".venv", "venv", "env", ".env", "__pycache__", "build", "dist",
@@ -18,26 +17,42 @@ DEFAULT_EXCLUDES = (
     ".ruff_cache", ".bplint_cache", ".eggs", "*.egg-info", "_build", ".direnv", "__pypackages__",
     ".hypothesis", ".pixi", ".git-rewrite",
 )
-KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "extend-exclude", "cpu-only",
-        "pin-policy", "deterministic")
 PIN_POLICIES = ("application", "library")
+MAX_CONFIG = 5 * 1024 * 1024
+# key -> (type, meaning) of every [tool.bplint] setting; the opt-in switches come from the rules.
+SETTINGS: dict[str, type] = {
+    "select": list, "extend-select": list, "ignore": list, "per-file-ignores": dict, "exclude": list,
+    "extend-exclude": list, "cpu-only": bool, "pin-policy": str, "respect-gitignore": bool,
+}
 
 
 class UsageError(Exception):
     """Bad command line or configuration: exit code 2."""
 
 
-def _str_list(value, key: str, source: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
+def switches() -> set[str]:
+    """Configuration keys that turn opt-in rules on (``deterministic`` for BPL409)."""
+    return {r.enabled_by for r in all_rules() if r.enabled_by}
+
+
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "a table"}
+
+
+def _type_name(value: object) -> str:
+    t = value if isinstance(value, type) else type(value)
+    return _TYPE_NAMES.get(t, t.__name__)
+
+
+def _str_list(value: object, key: str, source: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{source}: '{key}' must be a list of strings")
+        raise UsageError(f"{source}: '{key}' must be a list of strings, not {_type_name(value)}")
     return value
 
 
-def _codes(value, key: str, source: str) -> list[str]:
+def _codes(values: list[str], key: str, source: str) -> list[str]:
     out = []
-    for v in _str_list(value, key, source):
+    for v in values:
         for code in v.split(","):
             code = code.strip().upper()
             if not code:
@@ -61,7 +76,7 @@ def find_pyproject(start: str) -> tuple[str | None, str]:
             first_root = first_root or d
             try:
                 with open(cand, encoding="utf-8", errors="replace") as fh:
-                    if "tool.bplint" in fh.read():
+                    if "tool.bplint" in fh.read(MAX_CONFIG):
                         return cand, d
             except OSError:
                 pass
@@ -71,26 +86,28 @@ def find_pyproject(start: str) -> tuple[str | None, str]:
         d = parent
 
 
-def read_table(path: str) -> dict:
+def read_table(path: str) -> dict[str, Any]:
     import tomllib
 
+    from bplint.sources import read_bytes
+
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise UsageError(f"cannot read configuration file {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"invalid TOML in configuration file {path}: {exc}") from None
-    if os.path.basename(path) == "pyproject.toml":
-        table = data.get("tool", {}).get("bplint", {})
-    else:
-        table = data.get("tool", {}).get("bplint", data)
+        data = tomllib.loads(read_bytes(path).decode("utf-8"))
+    except ValueError as exc:  # unreadable, too large, not a regular file, not UTF-8, invalid TOML
+        raise UsageError(f"invalid configuration file {path}: {exc}") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise UsageError(f"{path}: 'tool' must be a table")
+    # a pyproject.toml keeps the settings in [tool.bplint]; another TOML file may have them at the top
+    table = tool.get("bplint", {} if os.path.basename(path) == "pyproject.toml" else data)
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [tool.bplint] must be a table")
     return table
 
 
 class Config:
+    """Settings of a run: rule selection, file selection and the options the rules read."""
+
     def __init__(self) -> None:
         self.root = os.getcwd()
         self.source: str | None = None
@@ -102,137 +119,75 @@ class Config:
         self.extend_exclude: list[str] = []
         self.cpu_only = False
         self.pin_policy = "application"
-        self.deterministic = False
-        self._pins: dict | None = None
-        self._enabled: dict[str, bool] = {}
+        self.respect_gitignore = True
+        self.switches: dict[str, bool] = {}
+        self._selection: Selection | None = None
 
-    def apply_table(self, table: dict, source: str) -> None:
-        for key in table:
-            if key not in KEYS:
+    def apply_table(self, table: dict[str, Any], source: str) -> None:
+        known = {**SETTINGS, **dict.fromkeys(switches(), bool)}
+        for key, value in table.items():
+            if key not in known:
                 raise UsageError(f"{source}: unknown configuration key '{key}' in [tool.bplint] "
-                                 f"(known keys: {', '.join(KEYS)})")
+                                 f"(known keys: {', '.join(sorted(known))})")
+            want = known[key]
+            if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+                raise UsageError(f"{source}: '{key}' must be {_type_name(want)}, not {_type_name(value)}")
         if "select" in table:
-            self.select = _codes(table["select"], "select", source)
+            self.select = _codes(_str_list(table["select"], "select", source), "select", source)
         if "extend-select" in table:
-            self.extend_select = _codes(table["extend-select"], "extend-select", source)
+            self.extend_select = _codes(_str_list(table["extend-select"], "extend-select", source),
+                                        "extend-select", source)
         if "ignore" in table:
-            self.ignore = _codes(table["ignore"], "ignore", source)
+            self.ignore = _codes(_str_list(table["ignore"], "ignore", source), "ignore", source)
         if "exclude" in table:
             self.exclude = _str_list(table["exclude"], "exclude", source)
         if "extend-exclude" in table:
             self.extend_exclude = _str_list(table["extend-exclude"], "extend-exclude", source)
         if "per-file-ignores" in table:
-            pfi = table["per-file-ignores"]
-            if not isinstance(pfi, dict):
-                raise UsageError(f"{source}: 'per-file-ignores' must be a table of glob = [codes]")
-            self.per_file_ignores = [(pat, _codes(codes, f"per-file-ignores.{pat}", source))
-                                     for pat, codes in pfi.items()]
+            self.per_file_ignores = [
+                (pat, _codes(_str_list(codes, f"per-file-ignores.{pat}", source), f"per-file-ignores.{pat}",
+                             source))
+                for pat, codes in table["per-file-ignores"].items()]
         if "cpu-only" in table:
-            if not isinstance(table["cpu-only"], bool):
-                raise UsageError(f"{source}: 'cpu-only' must be true or false")
             self.cpu_only = table["cpu-only"]
         if "pin-policy" in table:
             if table["pin-policy"] not in PIN_POLICIES:
                 raise UsageError(f"{source}: 'pin-policy' must be one of {', '.join(PIN_POLICIES)}, "
                                  f"not {table['pin-policy']!r}")
             self.pin_policy = table["pin-policy"]
-        if "deterministic" in table:
-            if not isinstance(table["deterministic"], bool):
-                raise UsageError(f"{source}: 'deterministic' must be true or false")
-            self.deterministic = table["deterministic"]
+        if "respect-gitignore" in table:
+            self.respect_gitignore = table["respect-gitignore"]
+        for key in switches():
+            if key in table:
+                self.switches[key] = table[key]
 
     # -- selection ---------------------------------------------------------------------------
-    def enabled(self, code: str) -> bool:
-        hit = self._enabled.get(code)
-        if hit is None:
-            on = max((matches(code, s) for s in self.select + self.extend_select), default=0)
-            off = max((matches(code, s) for s in self.ignore), default=0)
-            hit = on > 0 and on > off
-            if hit:
-                from bplint.registry import get_rule
+    @property
+    def selection(self) -> Selection:
+        """The one rule selection of the run (used for reporting, ``--fix`` and ``--add-noqa``)."""
+        if self._selection is None:
+            self._selection = Selection(self.select, self.extend_select, self.ignore, self.per_file_ignores,
+                                        self.switches)
+        return self._selection
 
-                rule = get_rule(code)
-                if rule is not None and rule.opt_in:
-                    explicit = any(s.upper() == code for s in self.select + self.extend_select)
-                    hit = explicit or (code == "BPL409" and self.deterministic)
-            self._enabled[code] = hit
-        return hit
-
-    def ignored_for(self, rel: str) -> list[str]:
+    def excluded_by(self, rel: str) -> str | None:
+        """The ``exclude``/``extend-exclude`` pattern that excludes a path (relative to the root)."""
         base = rel.rsplit("/", 1)[-1]
-        out = []
-        for pat, codes in self.per_file_ignores:
-            if (fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(base, pat)
-                    or rel.startswith(pat.rstrip("/") + "/")):
-                out.extend(codes)
-        return out
-
-    def is_excluded(self, rel: str) -> bool:
-        base = rel.rsplit("/", 1)[-1]
-        for pat in (*self.exclude, *self.extend_exclude):
-            pat = pat.rstrip("/")
+        for raw in (*self.exclude, *self.extend_exclude):
+            pat = raw.rstrip("/")
             if pat.startswith("./"):
                 pat = pat[2:]
             if (fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(base, pat) or rel.startswith(pat + "/")
                     or fnmatch.fnmatch(rel, pat + "/*")):
-                return True
-        return False
+                return raw
+        return None
 
-    def options(self) -> dict:
-        if self._pins is None:
-            self._pins = project_pins(self.root)
-        return {"cpu_only": self.cpu_only, "pin_policy": self.pin_policy, "deterministic": self.deterministic,
-                "pins": self._pins}
-
-    def options_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.options(), sort_keys=True).encode()).hexdigest()[:16]
+    def options(self) -> dict[str, Any]:
+        """Settings that change what the rules find (part of the cache key)."""
+        return {"cpu_only": self.cpu_only, "pin_policy": self.pin_policy}
 
 
-_PIN = re.compile(r"^\s*[\"']?(transformers|datasets)\s*(?:\[[^\]]*\])?\s*([^\"'\n#;]*)",
-                  re.IGNORECASE | re.MULTILINE)
-_SPEC = re.compile(r"(==|~=|<=|<|>=|>|!=)\s*(\d+)([\d.]*)")
-
-
-def _upper_major(specs: str) -> int | None:
-    """Highest major version a specifier set allows (``==4.46``, ``~=4.40``, ``<5``, ``<=4.9``), or None."""
-    best = None
-    for op, major, rest in _SPEC.findall(specs):
-        m = int(major)
-        if op in (">=", ">", "!="):
-            continue
-        if op == "<" and rest.strip(".0") == "":
-            m -= 1  # <5 or <5.0: the highest allowed major is 4
-        best = m if best is None else min(best, m)
-    return best
-
-
-def project_pins(root: str) -> dict:
-    """Major versions of transformers/datasets that the project pins (``==``, ``~=``, ``<``, ``<=``),
-    read from constraints*.txt, requirements*.txt and pyproject.toml in the project root. ``<5``
-    gives major 4; a bare ``>=`` tells nothing about the upper end and is ignored."""
-    pins: dict = {}
-    try:
-        names = sorted(os.listdir(root))
-    except OSError:
-        return pins
-    files = [n for n in names if n.lower().startswith(("constraints", "requirements")) and n.endswith(".txt")]
-    if "pyproject.toml" in names:
-        files.append("pyproject.toml")
-    for name in files:
-        try:
-            with open(os.path.join(root, name), encoding="utf-8", errors="replace") as fh:
-                text = fh.read(200_000)
-        except OSError:
-            continue
-        for m in _PIN.finditer(text):
-            major = _upper_major(m.group(2))
-            if major is not None:
-                pkg = m.group(1).lower()
-                pins[pkg] = min(pins.get(pkg, major), major)
-    return pins
-
-
-def load_config(args, first_path: str) -> Config:
+def load_config(args: Any, first_path: str) -> Config:
     cfg = Config()
     if args.config:
         if not os.path.isfile(args.config):
@@ -256,4 +211,6 @@ def load_config(args, first_path: str) -> Config:
         cfg.exclude = [p for v in args.exclude for p in v.split(",") if p]
     if args.extend_exclude:
         cfg.extend_exclude += [p for v in args.extend_exclude for p in v.split(",") if p]
+    if args.respect_gitignore is not None:
+        cfg.respect_gitignore = args.respect_gitignore
     return cfg

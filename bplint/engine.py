@@ -1,105 +1,92 @@
-# ruff: noqa: PTH100, PTH103, PTH105, PTH110, PTH112, PTH113, PTH118, PTH120, PTH123, PTH202
+# ruff: noqa: PTH100, PTH103, PTH105, PTH110, PTH112, PTH113, PTH116, PTH118, PTH120, PTH123
 # os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
-"""Linting engine: file discovery, one parse and one pass per file, suppression, cache, workers."""
+"""Linting engine: file discovery, one parse and one pass per document, selection, cache, workers.
+
+Public API (used by the command line, ``--fix`` and anyone embedding bplint)::
+
+    from bplint.engine import lint_document
+    findings = lint_document("train.py", source_bytes)             # defaults: every default rule
+    findings = lint_document("nb.ipynb", data, config=config)      # a bplint.config.Config
+
+``analyse`` gives every finding of every rule before selection (what the cache stores);
+``lint_document`` applies the configuration's selection and suppression comments to it.
+"""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
-import re
-import warnings
+from typing import TYPE_CHECKING, Any
 
 from bplint import __version__
 from bplint.analysis import Context
-from bplint.registry import Finding, all_rules
-from bplint.sources import (
-    MAX_FILE_SIZE,
-    cell_text,
-    decode,
-    file_kind,
-    neutralise_cell,
-    notebook_cells,
-    notebook_line_map,
-    requirement_lines,
-    split_lines,
-)
+from bplint.registry import Finding, all_rules, context_for
+from bplint.selection import FileSelection, Noqa, directives
+from bplint.sources import file_kind, file_type, notebook_line_map, parse_error, read_bytes, read_document
+
+if TYPE_CHECKING:
+    from bplint.config import Config
 
 PARALLEL_THRESHOLD = 64
-NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
-DISABLE = re.compile(r"#\s*bplint:\s*disable\s*=\s*(?P<codes>[A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*)",
-                     re.IGNORECASE)
+# (path, kind, content or None to read it, options, cache directory or None, cache salt)
+WorkItem = tuple[str, str, bytes | None, dict[str, Any], str | None, str]
 
 
-def _error(message: str, line: int = 1, col: int = 0, cell: int | None = None) -> Finding:
-    return Finding("BPL000", message, line, col, line, col, cell)
+class Analysis:
+    """Every finding of one document before selection, and its suppression comments."""
+
+    __slots__ = ("disabled", "findings", "noqa")
+
+    def __init__(self, findings: list[Finding], noqa: list[Noqa] | None = None,
+                 disabled: list[str] | None = None) -> None:
+        self.findings = findings
+        self.noqa = noqa or []
+        self.disabled = disabled or []
+
+    def to_json(self) -> list[Any]:
+        return [[f.to_list() for f in self.findings], [d.to_list() for d in self.noqa], self.disabled]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Analysis:
+        findings, noqa, disabled = data
+        return cls([Finding.from_list(x) for x in findings], [Noqa(*x) for x in noqa], disabled)
 
 
-def _parse(source: str, filename: str) -> ast.Module:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(source, filename)
+def analyse(path: str, kind: str, data: bytes, options: dict[str, Any]) -> Analysis:
+    """All findings of one document, before selection; never raises."""
+    try:
+        return _analyse(path, kind, data, options)
+    except RecursionError:
+        return Analysis([parse_error("cannot parse: nesting too deep")])
+    except Exception as exc:  # never a traceback: report and go on
+        return Analysis([Finding("BPL900", f"internal error: {type(exc).__name__}: {exc}"[:300], 1, 0, 1, 0)])
 
 
-def _syntax_error(exc: BaseException, cell: int | None = None) -> Finding:
-    where = f"cell {cell}: " if cell is not None else ""
-    if isinstance(exc, SyntaxError):
-        line = exc.lineno or 1
-        col = max((exc.offset or 1) - 1, 0)
-        return _error(f"SyntaxError: {exc.msg}", line, col, cell)
-    return _error(f"{where}cannot parse: {type(exc).__name__}: {exc}"[:300], 1, 0, cell)
+def _analyse(path: str, kind: str, data: bytes, options: dict[str, Any]) -> Analysis:
+    doc = read_document(path, kind, data)
+    findings = list(doc.errors)
+    if doc.text:
+        ctx = Context(path, kind, options, all_rules(), doc.text)
+        ctx.lines, ctx.prompt_cols = doc.lines, doc.prompt_cols
+        ctx.installs, ctx.requirements = doc.installs, doc.requirements
+        ctx.pyproject, ctx.notebook = doc.pyproject, doc.notebook
+        ctx.prescan([tree for _, tree in doc.trees])
+        for cell, tree in doc.trees:
+            ctx.walk(tree, cell=cell)
+        ctx.finish()
+        findings += ctx.findings
+    if kind == "notebook" and findings and doc.notebook is not None:
+        _map_to_file(findings, notebook_line_map(doc.text, doc.notebook))
+    findings.sort(key=Finding.sort_key)
+    noqa, disabled = directives(doc.lines, code=kind in ("python", "notebook"))
+    return Analysis(findings, noqa, disabled)
 
 
-def _codes(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    return [c.upper() for c in re.split(r"[\s,]+", text) if c]
-
-
-def _suppress(findings: list[Finding], sources: dict) -> list[Finding]:
-    """Apply ``# noqa`` (per line) and ``# bplint: disable=`` (per file) comments."""
-    disabled: list[str] = []
-    noqa: dict = {}
-    for cell, lines in sources.items():
-        if isinstance(lines, str):  # split lazily: most files have no findings
-            lines = split_lines(lines)
-        for n, line in enumerate(lines, start=1):
-            if "#" not in line:
-                continue
-            low = line.lower()
-            if "bplint:" in low:
-                m = DISABLE.search(line)
-                if m:
-                    disabled += _codes(m.group("codes")) or []
-            if "noqa" in low:
-                m = NOQA.search(line)
-                if m:
-                    noqa[(cell, n)] = _codes(m.group("codes"))  # None: all codes
-    if not disabled and not noqa:
-        return findings
-    out = []
-    for f in findings:
-        if any(f.code.startswith(d) or d == "ALL" for d in disabled):
-            continue
-        if f.code != "BPL000":
-            hit = False
-            for line in {f.line, f.end_line}:
-                key = (f.cell, line)
-                if key in noqa:
-                    codes = noqa[key]
-                    if codes is None or any(f.code.startswith(c) for c in codes):
-                        hit = True
-            if hit:
-                continue
-        out.append(f)
-    return out
-
-
-def _map_to_file(findings: list[Finding], line_map: dict) -> None:
+def _map_to_file(findings: list[Finding], line_map: dict[int, tuple[int, list[int]]]) -> None:
     """Attach positions in the .ipynb file to notebook findings (standard layout only)."""
     for f in findings:
-        entry = line_map.get(f.cell)
+        entry = line_map.get(f.cell) if f.cell is not None else None
         if entry is None:
             continue
         base, cols = entry
@@ -109,138 +96,32 @@ def _map_to_file(findings: list[Finding], line_map: dict) -> None:
                       base + f.end_line - 1, cols[f.end_line - 1] + f.end_col)
 
 
-def lint_source(path: str, kind: str, data: bytes, options: dict) -> list[Finding]:
-    """All findings of one document, before selection (selection is applied by the caller)."""
-    try:
-        return _lint_source(path, kind, data, options)
-    except RecursionError:
-        return [_error("cannot parse: nesting too deep")]
-    except Exception as exc:  # never a traceback: report and go on
-        return [Finding("BPL900", f"internal error: {type(exc).__name__}: {exc}"[:300], 1, 0, 1, 0)]
+def lint_document(path: str, data: bytes | str, *, config: Config | None = None,
+                  kind: str | None = None) -> list[Finding]:
+    """The findings bplint reports for one document, sorted: analysed with the configuration's
+    options and document context, then selected and suppressed as in a run of the command line.
+
+    ``path`` names the document (it decides the kind when ``kind`` is None, and places it in the
+    project for per-file ignores and version pins); ``data`` is its content.
+    """
+    from bplint.config import Config
+
+    config = config or Config()
+    kind = kind or file_kind(path, explicit=True) or "python"
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    analysis = analyse(path, kind, raw, options_for(path, config))
+    return config.selection.for_file(relative(path, config.root)).apply(
+        analysis.findings, analysis.noqa, analysis.disabled)
 
 
-def _keep_fixes(ctx, findings: list[Finding], out: list | None) -> None:
-    if out is not None and ctx.fixes:
-        keep = {id(f) for f in findings}
-        out.extend((f, fx) for f, fx in ctx.fixes if id(f) in keep)
-
-
-def _lint_source(path: str, kind: str, data: bytes, options: dict,
-                 fixes: list | None = None) -> list[Finding]:
-    try:
-        text = decode(data)
-    except ValueError as exc:
-        return [_error(f"cannot read: {exc}")]
-    errors: list[Finding] = []
-    sources: dict = {}
-    ctx = Context(path, kind, options, all_rules(), text)
-    if kind == "python":
-        try:
-            tree = _parse(text, path)
-        except (SyntaxError, ValueError, MemoryError, OverflowError) as exc:
-            return _suppress([_syntax_error(exc)], {None: text})
-        sources[None] = text
-        ctx.prescan([tree])
-        ctx.walk(tree)
-    elif kind == "notebook":
-        try:
-            nb = json.loads(text)
-            cells = notebook_cells(nb)
-        except (ValueError, RecursionError) as exc:
-            return [_error(f"invalid notebook: {str(exc)[:200]}")]
-        trees = []
-        for index, source in cells:
-            src = cell_text(source)
-            if src is None:
-                errors.append(_error("'source' is not a string or a list of strings", cell=index))
-                continue
-            lines = split_lines(src)
-            sources[index] = lines
-            py = neutralise_cell(lines, index, ctx.installs)
-            if py is None:
-                continue
-            try:
-                trees.append((index, _parse(py, path)))
-            except (SyntaxError, ValueError, MemoryError, OverflowError) as exc:
-                errors.append(_syntax_error(exc, index))
-        ctx.prescan([t for _, t in trees])
-        for index, tree in trees:
-            ctx.walk(tree, cell=index)
-        ctx.notebook = nb
-        ctx.finish()
-        findings = _suppress(errors + ctx.findings, sources) if errors or ctx.findings else []
-        _keep_fixes(ctx, findings, fixes)
-        if findings:
-            _map_to_file(findings, notebook_line_map(text, nb))
-            findings.sort(key=Finding.sort_key)
-        return findings
-    elif kind == "requirements":
-        sources[None] = text
-        ctx.requirements = requirement_lines(text)
-    elif kind == "pyproject":
-        import tomllib
-
-        try:
-            ctx.pyproject = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            return _suppress([_error(f"invalid TOML: {exc}")], {None: text})
-        ctx.pyproject_text = text
-        sources[None] = text
-    ctx.finish()
-    findings = errors + ctx.findings
-    if findings:
-        findings = _suppress(findings, sources)
-        findings.sort(key=Finding.sort_key)
-    _keep_fixes(ctx, findings, fixes)
-    return findings
+def options_for(path: str, config: Config) -> dict[str, Any]:
+    """What the rules see of the configuration and of the document's surroundings."""
+    return {**config.options(), **context_for(path, config.root)}
 
 
 # -- files ------------------------------------------------------------------------------------
-def read_file(path: str) -> bytes:
-    """File bytes; raises ValueError with the reason when the file cannot be linted."""
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_SIZE:
-            raise ValueError(f"file too large ({size} bytes > {MAX_FILE_SIZE})")
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read: {exc.strerror or exc}") from None
-
-
-def lint_file(path: str, kind: str, options: dict, cache_dir: str | None, opts_hash: str) -> list[Finding]:
-    try:
-        data = read_file(path)
-    except ValueError as exc:
-        return [_error(str(exc))]
-    key = None
-    if cache_dir:
-        h = hashlib.sha256(f"{__version__}\0{opts_hash}\0{kind}\0".encode())
-        h.update(data)
-        key = h.hexdigest()
-        try:
-            with open(os.path.join(cache_dir, key), encoding="utf-8") as fh:
-                return [Finding.from_list(x) for x in json.load(fh)]
-        except (OSError, ValueError, TypeError):
-            pass
-    findings = lint_source(path, kind, data, options)
-    if key:
-        try:
-            tmp = os.path.join(cache_dir, f".{key}.{os.getpid()}.tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump([f.to_list() for f in findings], fh)
-            os.replace(tmp, os.path.join(cache_dir, key))
-        except OSError:
-            pass
-    return findings
-
-
-def _work(item):
-    path, kind, options, cache_dir, opts_hash = item
-    return lint_file(path, kind, options, cache_dir, opts_hash)
-
-
-def _rel(path: str, root: str) -> str:
+def relative(path: str, root: str) -> str:
+    """Path relative to the project root, with ``/`` separators (for globs and messages)."""
     try:
         rel = os.path.relpath(os.path.abspath(path), root)
     except ValueError:
@@ -248,35 +129,58 @@ def _rel(path: str, root: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def discover(paths: list[str], config) -> tuple[list[tuple[str, str]], list[str]]:
-    """Files to lint ``(path, kind)`` and missing paths."""
+class Discovery:
+    """What the paths given on the command line hold."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[str, str]] = []  # (path, kind)
+        self.missing: list[str] = []
+        self.special: list[tuple[str, str]] = []  # (path, what it is: a named pipe, a device)
+        self.excluded: list[tuple[str, str]] = []  # (path, pattern), with --force-exclude
+
+
+def discover(paths: list[str], config: Config, force_exclude: bool = False) -> Discovery:
+    """Files to lint ``(path, kind)``: explicit files by kind (excluded ones too unless
+    ``force_exclude``), directories recursively without excluded, default-skipped or git-ignored
+    entries."""
     from fnmatch import fnmatch
 
-    found: list[tuple[str, str]] = []
-    missing: list[str] = []
+    from bplint import gitignore
+    from bplint.config import DEFAULT_EXCLUDES
+
+    out = Discovery()
     seen: set[str] = set()
     root = config.root
-    default_globs = [p for p in config_default_excludes() if "*" in p]
-    default_names = set(config_default_excludes())
+    default_globs = [p for p in DEFAULT_EXCLUDES if "*" in p]
+    default_names = set(DEFAULT_EXCLUDES)
 
     def add(path: str, kind: str) -> None:
         key = os.path.abspath(path)
         if key not in seen:
             seen.add(key)
-            found.append((path, kind))
+            out.files.append((path, kind))
 
     for p in paths:
         if os.path.isfile(p):
             kind = file_kind(p, explicit=True)
-            if kind and not config.is_excluded(_rel(p, root)):
+            pattern = config.excluded_by(relative(p, root)) if force_exclude else None
+            if pattern is not None:
+                out.excluded.append((p, pattern))
+            elif kind:
                 add(p, kind)
             continue
         if not os.path.isdir(p):
-            missing.append(p)
+            try:
+                out.special.append((p, file_type(os.stat(p).st_mode)))
+            except OSError:
+                out.missing.append(p)
             continue
-        stack = [p]
+        ignore = gitignore.rules_for(p) if config.respect_gitignore else []
+        stack = [(p, ignore)]
         while stack:
-            d = stack.pop()
+            d, rules = stack.pop()
+            if config.respect_gitignore:
+                rules = rules + gitignore.own_rules(d) if d != p else rules
             try:
                 entries = sorted(os.scandir(d), key=lambda e: e.name)
             except OSError:
@@ -289,28 +193,24 @@ def discover(paths: list[str], config) -> tuple[list[tuple[str, str]], list[str]
                     is_dir = e.is_dir(follow_symlinks=False)
                 except OSError:
                     continue
+                if is_dir and (name in default_names or any(fnmatch(name, g) for g in default_globs)):
+                    continue
+                if rules and gitignore.ignored(rules, os.path.abspath(full), is_dir):
+                    continue
+                if config.excluded_by(relative(full, root)) is not None:
+                    continue
                 if is_dir:
-                    if name in default_names or any(fnmatch(name, g) for g in default_globs):
-                        continue
-                    if config.is_excluded(_rel(full, root)):
-                        continue
-                    subdirs.append(full)
+                    subdirs.append((full, rules))
                 else:
                     kind = file_kind(full)
-                    if kind and not config.is_excluded(_rel(full, root)):
+                    if kind:
                         add(full, kind)
             stack.extend(reversed(subdirs))
-    return found, missing
-
-
-def config_default_excludes():
-    from bplint.config import DEFAULT_EXCLUDES
-
-    return DEFAULT_EXCLUDES
+    return out
 
 
 def cache_directory(root: str) -> str | None:
-    d = os.path.join(root, ".bplint_cache", "v1")
+    d = os.path.join(root, ".bplint_cache", "v2")
     try:
         os.makedirs(d, exist_ok=True)
         gi = os.path.join(root, ".bplint_cache", ".gitignore")
@@ -337,35 +237,71 @@ def _code_fingerprint() -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def run(files: list[tuple[str, str]], config, use_cache: bool = True) -> list[tuple[str, Finding]]:
-    """Lint files; returns selected findings as ``(path, finding)`` in path order."""
-    options = config.options()
-    opts_hash = config.options_hash() + (_code_fingerprint() if use_cache else "")
+def _analyse_file(item: WorkItem) -> Analysis:
+    """Analyse one file, through the cache when there is one (runs in worker processes too)."""
+    path, kind, data, options, cache_dir, salt = item
+    if data is None:
+        try:
+            data = read_bytes(path)
+        except ValueError as exc:
+            return Analysis([parse_error(str(exc))])
+    key = None
+    if cache_dir:
+        h = hashlib.sha256(f"{__version__}\0{salt}\0{kind}\0".encode())
+        h.update(json.dumps(options, sort_keys=True).encode())
+        h.update(data)
+        key = h.hexdigest()
+        try:
+            with open(os.path.join(cache_dir, key), encoding="utf-8") as fh:
+                return Analysis.from_json(json.load(fh))
+        except (OSError, ValueError, TypeError):
+            pass
+    analysis = analyse(path, kind, data, options)
+    if cache_dir and key:
+        try:
+            tmp = os.path.join(cache_dir, f".{key}.{os.getpid()}.tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(analysis.to_json(), fh)
+            os.replace(tmp, os.path.join(cache_dir, key))
+        except OSError:
+            pass
+    return analysis
+
+
+def run(files: list[tuple[str, str]], config: Config, use_cache: bool = True,
+        data: dict[str, bytes] | None = None) -> list[tuple[str, Finding]]:
+    """Lint files; returns the reported findings as ``(path, finding)`` in path order. ``data``
+    gives the content of documents that are not read from disk (standard input)."""
+    salt = _code_fingerprint() if use_cache else ""
     cache_dir = cache_directory(config.root) if use_cache else None
-    items = [(path, kind, options, cache_dir, opts_hash) for path, kind in files]
+    by_dir: dict[str, dict[str, Any]] = {}
+    items = []
+    for path, kind in files:
+        d = os.path.dirname(os.path.abspath(path))
+        if d not in by_dir:
+            by_dir[d] = options_for(path, config)
+        items.append((path, kind, (data or {}).get(path), by_dir[d], cache_dir, salt))
     if len(items) > PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
         results = _parallel(items)
     else:
-        results = [_work(item) for item in items]
+        results = [_analyse_file(item) for item in items]
     out: list[tuple[str, Finding]] = []
-    for (path, _kind), findings in zip(files, results, strict=True):
-        if not findings:
+    for (path, _kind), analysis in zip(files, results, strict=True):
+        if not analysis.findings and not analysis.noqa:
             continue
-        ignored = config.ignored_for(_rel(path, config.root)) if config.per_file_ignores else ()
-        for f in findings:
-            if config.enabled(f.code) and not any(f.code.startswith(c) for c in ignored):
-                out.append((path, f))
+        selected: FileSelection = config.selection.for_file(relative(path, config.root))
+        out.extend((path, f) for f in selected.apply(analysis.findings, analysis.noqa, analysis.disabled))
     out.sort(key=lambda pf: (pf[0], pf[1].sort_key()))
     return out
 
 
-def _parallel(items):
+def _parallel(items: list[WorkItem]) -> list[Analysis]:
     try:
         from concurrent.futures import ProcessPoolExecutor
 
         workers = min(os.cpu_count() or 2, 8)
         chunk = max(1, min(64, len(items) // (workers * 8)))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(_work, items, chunksize=chunk))
+            return list(pool.map(_analyse_file, items, chunksize=chunk))
     except (OSError, ImportError, RuntimeError):
-        return [_work(item) for item in items]
+        return [_analyse_file(item) for item in items]

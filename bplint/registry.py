@@ -15,12 +15,20 @@ hooks called by the engine during the single pass over a file:
 
 Rules report through ``self.report(node_or_location, message=None)``. A new rule only needs a
 subclass decorated with ``@register``.
+
+Facts a rule needs from outside the document (the versions pinned next to it) come from
+*document context* providers registered with ``@document_context``: the engine calls them per
+document and passes what they return in ``ctx.options`` (and in the cache key).
 """
 
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from bplint.analysis import Context
 
 ERROR = "error"
 WARNING = "warning"
@@ -28,6 +36,7 @@ WARNING = "warning"
 CODE_RE = re.compile(r"^BPL\d{3}$")
 
 _REGISTRY: dict[str, type[Rule]] = {}
+_CONTEXT: list[Callable[[str, str], dict[str, Any]]] = []
 
 
 class Location:
@@ -44,18 +53,35 @@ class Location:
         self.cell = cell
 
 
-class Finding:
-    """One diagnostic of one rule in one file (the path is attached by the engine).
+class Fix:
+    """Text edits that fix a finding: ``(line, col, end_line, end_col, text)`` with 1-based lines and
+    0-based columns (in a notebook: inside the finding's cell). Rules give AST positions (UTF-8 byte
+    columns); the finding holds them in characters. ``safe`` fixes change nothing but the intended
+    thing and are applied by ``--fix``; the others need ``--unsafe-fixes``."""
 
-    Lines are 1-based and columns 0-based. In a notebook, ``line``/``col`` are relative to the
-    cell ``cell``; ``file_pos`` is then ``(line, col, end_line, end_col)`` in the ``.ipynb`` file
-    itself when the notebook uses the standard layout (one JSON string per source line), else None.
+    __slots__ = ("edits", "safe", "title")
+
+    def __init__(self, edits: list[tuple[int, int, int, int, str]], safe: bool = True,
+                 title: str = "") -> None:
+        self.edits = edits
+        self.safe = safe
+        self.title = title
+
+
+class Finding:
+    """One diagnostic of one rule in one document (the path is attached by the engine).
+
+    Lines are 1-based and columns 0-based, counted in characters. In a notebook, ``line``/``col``
+    are relative to the cell ``cell``; ``file_pos`` is then ``(line, col, end_line, end_col)`` in the
+    ``.ipynb`` file itself when the notebook uses the standard layout (one JSON string per source
+    line), else None. ``fix`` is the fix the rule offers, if any.
     """
 
-    __slots__ = ("cell", "code", "col", "end_col", "end_line", "file_pos", "line", "message")
+    __slots__ = ("cell", "code", "col", "end_col", "end_line", "file_pos", "fix", "line", "message")
 
     def __init__(self, code: str, message: str, line: int, col: int, end_line: int, end_col: int,
-                 cell: int | None = None, file_pos: list | tuple | None = None) -> None:
+                 cell: int | None = None, file_pos: list[int] | tuple[int, ...] | None = None,
+                 fix: Fix | None = None) -> None:
         self.code = code
         self.message = message
         self.line = line
@@ -64,16 +90,23 @@ class Finding:
         self.end_col = end_col
         self.cell = cell
         self.file_pos = tuple(file_pos) if file_pos else None
+        self.fix = fix
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[Any]:
+        fix = [self.fix.edits, self.fix.safe, self.fix.title] if self.fix else None
         return [self.code, self.message, self.line, self.col, self.end_line, self.end_col, self.cell,
-                list(self.file_pos) if self.file_pos else None]
+                list(self.file_pos) if self.file_pos else None, fix]
 
     @classmethod
-    def from_list(cls, data: list) -> Finding:
-        return cls(*data)
+    def from_list(cls, data: list[Any]) -> Finding:
+        *head, fix = data
+        finding = cls(*head)
+        if fix:
+            edits, safe, title = fix
+            finding.fix = Fix([tuple(e) for e in edits], safe, title)
+        return finding
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, int, int, str]:
         return (self.cell or 0, self.line, self.col, self.code)
 
     def __repr__(self) -> str:
@@ -94,10 +127,12 @@ class Rule:
     node_types: ClassVar[tuple[type, ...]] = ()
     triggers: ClassVar[tuple[str, ...]] = ()
     collectors: ClassVar[tuple[type, ...]] = ()
-    # Opt-in rules run only when selected by their full code (or enabled by a configuration option).
+    # Opt-in rules run only when selected by their full code, or when the boolean configuration key
+    # named by ``enabled_by`` is true.
     opt_in: ClassVar[bool] = False
+    enabled_by: ClassVar[str] = ""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     @classmethod
@@ -105,29 +140,15 @@ class Rule:
         """Finer pre-filter than ``triggers`` on the file's text (called only when a trigger matched)."""
         return True
 
-    def visit(self, node) -> None:  # pragma: no cover - overridden
+    def visit(self, node: Any) -> None:  # pragma: no cover - overridden
         pass
 
     def finish(self) -> None:
         pass
 
-    def report(self, where, message: str | None = None, *, cell: int | None = None, fix=None) -> None:
+    def report(self, where: Any, message: str | None = None, *, cell: int | None = None,
+               fix: Fix | None = None) -> None:
         self.ctx.add(self.code, message or self.summary, where, cell=cell, fix=fix)
-
-
-class Fix:
-    """Text edits that fix a finding: ``(line, col, end_line, end_col, text)`` with 1-based lines and
-    0-based UTF-8 byte columns as in the AST (in a notebook: inside the finding's cell). ``safe``
-    fixes change nothing but the intended thing and are applied by ``--fix``; the others need
-    ``--unsafe-fixes``."""
-
-    __slots__ = ("edits", "safe", "title")
-
-    def __init__(self, edits: list[tuple[int, int, int, int, str]], safe: bool = True,
-                 title: str = "") -> None:
-        self.edits = edits
-        self.safe = safe
-        self.title = title
 
 
 def register(cls: type[Rule]) -> type[Rule]:
@@ -140,6 +161,21 @@ def register(cls: type[Rule]) -> type[Rule]:
             raise ValueError(f"rule {cls.code} has no {attr}")
     _REGISTRY[cls.code] = cls
     return cls
+
+
+def document_context(provider: Callable[[str, str], dict[str, Any]]) -> Callable[[str, str], dict[str, Any]]:
+    """Register ``provider(path, project_root) -> dict``: facts about a document from its
+    surroundings, merged into the options the rules see (and into the cache key)."""
+    _CONTEXT.append(provider)
+    return provider
+
+
+def context_for(path: str, root: str) -> dict[str, Any]:
+    _load()
+    out: dict[str, Any] = {}
+    for provider in _CONTEXT:
+        out.update(provider(path, root))
+    return out
 
 
 def _load() -> None:

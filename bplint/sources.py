@@ -1,16 +1,25 @@
-# ruff: noqa: PTH119, PTH120, PTH123
+# ruff: noqa: PTH119, PTH120
 # os.path on purpose: pathlib costs start-up time and per-file overhead on large trees.
-"""Reading documents: Python files, notebooks (magics neutralised), requirement files, pyproject."""
+"""Reading documents: bounded reads of regular files, decoding, notebooks (IPython syntax
+neutralised), requirement files and pyproject.toml, each turned into what the rules walk."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import stat
+import warnings
+from typing import Any
+
+from bplint.registry import Finding
 
 LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 MAX_FILE_SIZE = 5 * 1024 * 1024
 
 REQ_FILE_RE = re.compile(r"^(requirements|constraints)[\w.\-]*\.txt$", re.IGNORECASE)
+KINDS = ("python", "notebook", "requirements", "pyproject")
+PromptColumns = dict[tuple[int | None, int], int]  # {(cell, line): columns taken by a >>> prompt}
 
 
 def file_kind(path: str, explicit: bool = False) -> str | None:
@@ -29,13 +38,62 @@ def file_kind(path: str, explicit: bool = False) -> str | None:
         return "requirements"
     if explicit and "." not in base:
         try:
-            with open(path, "rb") as fh:
-                head = fh.read(128)
-        except OSError:
+            head = read_bytes(path, head=128)
+        except ValueError:
             return None
         if head.startswith(b"#!") and b"python" in head.split(b"\n", 1)[0]:
             return "python"
     return None
+
+
+_FILE_TYPES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def file_type(mode: int) -> str:
+    """What a non-regular file is, in words (``a named pipe (FIFO)``, ``a character device``)."""
+    for test, words in _FILE_TYPES:
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def read_bytes(path: str, head: int | None = None) -> bytes:
+    """Bytes of a regular file (at most ``MAX_FILE_SIZE``, or its first ``head`` bytes); raises
+    ValueError with the reason otherwise.
+
+    The file is opened without blocking and checked on the open descriptor, so a named pipe or a
+    device (a link to ``/dev/zero``) is refused at once, and no more than the limit is ever read.
+    """
+    limit = MAX_FILE_SIZE if head is None else head
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"not a regular file: {file_type(st.st_mode)}")
+        if head is None and st.st_size > limit:
+            raise ValueError(f"file too large ({st.st_size} bytes > {MAX_FILE_SIZE})")
+        chunks = []
+        left = limit + 1  # one byte more than allowed tells a file that grew while being read
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        if head is not None:
+            return data[:head]
+        raise ValueError(f"file too large (more than {MAX_FILE_SIZE} bytes)")
+    return data
 
 
 def split_lines(text: str) -> list[str]:
@@ -43,22 +101,51 @@ def split_lines(text: str) -> list[str]:
 
 
 _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_BLANK_OR_COMMENT = re.compile(rb"^[ \t\f]*(?:[#\r\n]|$)")
+BOM = b"\xef\xbb\xbf"
 
 
-def decode(data: bytes) -> str:
-    """Decode source bytes (UTF-8, BOM, or a PEP 263 coding cookie). Raises ValueError."""
+def coding_cookie(data: bytes) -> str | None:
+    """The PEP 263 encoding declaration of Python source: first line, or second after a comment."""
+    lines = data.split(b"\n", 2)
+    for n, line in enumerate(lines[:2]):
+        m = _COOKIE.match(line)
+        if m:
+            return m.group(1).decode("ascii", "replace")
+        if n == 0 and not _BLANK_OR_COMMENT.match(line):
+            return None
+    return None
+
+
+def decode(data: bytes, python: bool = False) -> str:
+    """Decode source bytes as Python would (UTF-8, a BOM, a PEP 263 coding cookie for Python
+    source). Raises ValueError with the reason."""
     if b"\x00" in data:
         raise ValueError("binary file (contains NUL bytes)")
+    cookie = coding_cookie(data) if python else None
+    if cookie is not None:
+        import codecs
+
+        try:
+            codec = codecs.lookup(cookie).name
+        except LookupError:
+            raise ValueError(f"unknown encoding in the coding declaration: {cookie!r}") from None
+        if data.startswith(BOM) and codec != "utf-8":
+            raise ValueError(f"encoding problem: {cookie} with a UTF-8 byte order mark")
+        try:
+            return data.decode("utf-8-sig" if codec == "utf-8" else codec)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"cannot decode as {cookie} (byte {exc.start})") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        for line in data.split(b"\n", 2)[:2]:
-            m = _COOKIE.match(line)
-            if m:
+        if not python:  # requirement files and notebooks: a cookie is honoured too (pip does)
+            cookie = coding_cookie(data)
+            if cookie:
                 try:
-                    return data.decode(m.group(1).decode("ascii"))
+                    return data.decode(cookie)
                 except (LookupError, UnicodeDecodeError):
-                    break
+                    pass
         raise ValueError(f"cannot decode as UTF-8 (byte {exc.start})") from None
 
 
@@ -73,21 +160,13 @@ _ASSIGN_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=
 _HELP = re.compile(r"^\s*(\?{1,2}[\w.]+|[\w.\[\]()]+\?{1,2})\s*$")
 
 
-class Cell:
-    __slots__ = ("index", "lines", "py_source")
-
-    def __init__(self, index: int, lines: list[str], py_source: str | None) -> None:
-        self.index = index
-        self.lines = lines
-        self.py_source = py_source
-
-
 class Install:
     """A ``pip install`` command: its packages with positions (line, col, token, cell)."""
 
     __slots__ = ("cell", "constrained", "packages")
 
-    def __init__(self, cell: int | None, packages: list, constrained: bool) -> None:
+    def __init__(self, cell: int | None, packages: list[tuple[str, bool, int, int]],
+                 constrained: bool) -> None:
         self.cell = cell
         self.packages = packages
         self.constrained = constrained
@@ -167,11 +246,35 @@ def _install_from(cmd: str, line_no: int, line: str, cell: int | None) -> Instal
     return Install(cell, pkgs, constrained)
 
 
-def neutralise_cell(lines: list[str], cell: int | None, installs: list) -> str | None:
+# IPython's classic prompts (a doctest pasted into a cell) and automagic commands (``pip install x``
+# without ``!`` or ``%``: IPython runs the magic of that name).
+_PROMPT = re.compile(r"^(>>>|\.\.\.)( |$)")
+_AUTOMAGIC = re.compile(r"^\s*(pip|conda|mamba|micromamba|uv)\s+(install|uninstall|list|show|freeze|"
+                        r"download|config|create|update|upgrade|remove|pip|add|sync)\b")
+
+
+def _strip_prompts(lines: list[str], cell: int | None, prompt_cols: PromptColumns) -> list[str]:
+    """Remove ``>>> ``/``... `` prompts as IPython does when a cell starts with one."""
+    first = next((line for line in lines if line.strip()), "")
+    if not _PROMPT.match(first):
+        return lines
+    out = []
+    for n, line in enumerate(lines, start=1):
+        m = _PROMPT.match(line)
+        if m:
+            prompt_cols[(cell, n)] = len(m.group(0))
+            line = line[len(m.group(0)):]
+        out.append(line)
+    return out
+
+
+def neutralise_cell(lines: list[str], cell: int | None, installs: list[Install],
+                    prompt_cols: PromptColumns | None = None) -> str | None:
     """Python source of a code cell with IPython syntax replaced, same line numbers.
 
     Returns None when the cell is not Python (``%%bash``, ``%%html``...); pip install commands
-    found are appended to ``installs``.
+    found are appended to ``installs``; the columns taken by stripped ``>>>`` prompts are recorded in
+    ``prompt_cols`` as ``{(cell, line): width}``.
     """
     out = list(lines)
     start = 0
@@ -188,20 +291,23 @@ def neutralise_cell(lines: list[str], cell: int | None, installs: list) -> str |
             return None
         out[0] = ""
         start = 1
+    out = _strip_prompts(out, cell, {} if prompt_cols is None else prompt_cols)
     continuation = False
-    for idx in range(start, len(lines)):
-        line = lines[idx]
+    for idx in range(start, len(out)):
+        line = out[idx]
         if continuation:
             out[idx] = ""
             continuation = line.rstrip().endswith("\\")
             continue
         stripped = line.lstrip()
-        if not stripped or (stripped[0] not in "!%?" and "?" not in stripped and "=" not in stripped):
+        if not stripped or (stripped[0] not in "!%?" and "?" not in stripped and "=" not in stripped
+                            and not _AUTOMAGIC.match(stripped)):
             continue
         indent = line[: len(line) - len(stripped)]
-        if stripped[0] in "!%":
-            cmd = stripped.lstrip("!%")
-            inst = _install_from(cmd.rstrip("\\ "), idx + 1, line, cell)
+        automagic = _AUTOMAGIC.match(stripped) is not None
+        if stripped[0] in "!%" or automagic:
+            cmd = stripped if automagic else stripped.lstrip("!%")
+            inst = _install_from(cmd.rstrip("\\ "), idx + 1, lines[idx], cell)  # columns of the cell's line
             if inst:
                 installs.append(inst)
             out[idx] = indent + "pass"
@@ -216,7 +322,7 @@ def neutralise_cell(lines: list[str], cell: int | None, installs: list) -> str |
     return "\n".join(out)
 
 
-def notebook_cells(nb) -> list[tuple[int, object]]:
+def notebook_cells(nb: object) -> list[tuple[int, object]]:
     """``(1-based index among all cells, source)`` of the code cells. Raises ValueError."""
     if not isinstance(nb, dict):
         raise ValueError("not a notebook (top level is not a JSON object)")
@@ -241,7 +347,7 @@ def notebook_cells(nb) -> list[tuple[int, object]]:
 _SOURCE_KEY = re.compile(r'^([ \t]*)"source": \[[ \t]*$')
 
 
-def notebook_line_map(text: str, nb) -> dict[int, tuple[int, list[int]]]:
+def notebook_line_map(text: str, nb: object) -> dict[int, tuple[int, list[int]]]:
     """Where each code cell's source lines are in the ``.ipynb`` file, for the standard layout.
 
     Returns ``{cell: (first file line, [column of each source line's text])}`` for notebooks
@@ -278,12 +384,14 @@ def notebook_line_map(text: str, nb) -> dict[int, tuple[int, list[int]]]:
     return out
 
 
-def cell_text(source) -> str | None:
+def cell_text(source: object) -> str | None:
     if isinstance(source, str):
         return source
     if isinstance(source, list) and all(isinstance(s, str) for s in source):
         return "".join(source)
     return None
+
+
 
 
 # -- requirement files ----------------------------------------------------------------------
@@ -311,74 +419,105 @@ def requirement_lines(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def requirement_spec(line: str) -> tuple[str, bool] | None:
-    """The requirement of a requirement-file line (``(spec, editable)``), or None for options."""
-    if line.startswith(("-e", "--editable")):
-        rest = line[2:] if line.startswith("-e") else line[len("--editable"):]
-        return rest.lstrip("= \t").strip(), True
-    if line.startswith("-"):
-        return None
-    # per-requirement options (--hash, --config-settings) follow the requirement
-    spec = re.split(r"\s+--?[A-Za-z]", line, maxsplit=1)[0].strip()
-    return spec, False
+# -- documents, read for the rules ----------------------------------------------------------
+class Parsed:
+    """A document read for the rules: the ASTs to walk (``(cell or None, tree)``), its source lines
+    (per cell for notebooks), what else the rules read (installs, requirements, pyproject table,
+    notebook JSON) and the errors met while reading (BPL000 findings)."""
+
+    __slots__ = ("errors", "installs", "lines", "notebook", "prompt_cols", "pyproject", "requirements",
+                 "text", "trees")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.trees: list[tuple[int | None, ast.Module]] = []
+        self.lines: dict[int | None, list[str]] = {}
+        self.errors: list[Finding] = []
+        self.installs: list[Install] = []
+        self.requirements: list[tuple[int, int, str]] = []
+        self.pyproject: dict[str, Any] | None = None
+        self.notebook: dict[str, Any] | None = None
+        self.prompt_cols: PromptColumns = {}
 
 
-_HEX40 = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$", re.IGNORECASE)
-_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
-_VCS = ("git+", "hg+", "svn+", "bzr+")
+def parse_error(message: str, line: int = 1, col: int = 0, cell: int | None = None) -> Finding:
+    return Finding("BPL000", message, line, col, line, col, cell)
 
 
-def _vcs_ref(url: str) -> str | None:
-    url = url.split("#", 1)[0]
-    rest = url.split("://", 1)[-1]
-    path = rest.split("/", 1)[1] if "/" in rest else ""
-    return path.rsplit("@", 1)[1] if "@" in path else None
+def _parse_python(source: str, path: str, cell: int | None, parsed: Parsed) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed.trees.append((cell, ast.parse(source, path)))
+    except SyntaxError as exc:
+        col = max((exc.offset or 1) - 1, 0)
+        parsed.errors.append(parse_error(f"SyntaxError: {exc.msg}", exc.lineno or 1, col, cell))
+    except (ValueError, MemoryError, OverflowError, RecursionError) as exc:
+        where = f"cell {cell}: " if cell is not None else ""
+        message = f"{where}cannot parse: {type(exc).__name__}: {exc}"[:300]
+        parsed.errors.append(parse_error(message, cell=cell))
 
 
-def unpinned_reason(spec: str, editable: bool = False) -> str | None:
-    """Why a requirement is not pinned to an exact version, or None (pinned, or not a package)."""
-    spec = spec.strip().strip("'\"")
-    if not spec:
-        return None
-    url = None
-    if " @ " in spec or re.match(r"^[A-Za-z0-9._\-\[\], ]+@\s*\w+\+?\w*://", spec):
-        url = spec.split("@", 1)[1].strip().split(";", 1)[0].strip()
-    elif spec.startswith(_VCS) or "://" in spec:
-        url = spec
-    if url is not None:
-        if url.startswith(_VCS):
-            ref = _vcs_ref(url)
-            if ref is None or not _HEX40.match(ref):
-                what = f"'@{ref}'" if ref else "no revision"
-                return f"VCS requirement with {what}: pin a full commit hash (@<40-hex sha>)"
-        return None
-    if editable or spec.startswith((".", "/", "~", "\\", "file:")) or re.match(r"^[A-Za-z]:[\\/]", spec):
-        return None
-    if spec.endswith((".whl", ".tar.gz", ".zip", ".tar.bz2")) or "/" in spec.split(";")[0]:
-        return None
-    m = _NAME.match(spec)
-    if not m:
-        return None
-    name, _extras, rest = m.groups()
-    rest = rest.split(";", 1)[0].strip().strip("()").strip()
-    if not rest:
-        return f"'{name}' has no version pin: pin an exact version ({name}==X.Y.Z)"
-    parts = [p.strip() for p in rest.split(",")]
-    for p in parts:
-        if p.startswith("===") or (p.startswith("==") and "*" not in p):
-            return None
-    return f"'{name}{rest}' is a range, not an exact pin: pin an exact version ({name}==X.Y.Z)"
+def _read_python(path: str, text: str) -> Parsed:
+    parsed = Parsed(text)
+    parsed.lines[None] = split_lines(text)
+    _parse_python(text, path, None, parsed)
+    return parsed
 
 
-def find_string_position(text: str, value: str, start: int) -> tuple[int, int, int]:
-    """Line, column and index of a quoted TOML string after ``start`` (best effort)."""
-    best = -1
-    for q in ('"', "'"):
-        i = text.find(q + value + q, start)
-        if i >= 0 and (best < 0 or i < best):
-            best = i
-    if best < 0:
-        return 1, 0, start
-    line = text.count("\n", 0, best) + 1
-    col = best - (text.rfind("\n", 0, best) + 1)
-    return line, col, best + len(value)
+def _read_notebook(path: str, text: str) -> Parsed:
+    import json
+
+    parsed = Parsed(text)
+    try:
+        nb = json.loads(text)
+        cells = notebook_cells(nb)
+    except (ValueError, RecursionError) as exc:
+        parsed.errors.append(parse_error(f"invalid notebook: {str(exc)[:200]}"))
+        return parsed
+    parsed.notebook = nb
+    for index, source in cells:
+        src = cell_text(source)
+        if src is None:
+            parsed.errors.append(parse_error("'source' is not a string or a list of strings", cell=index))
+            continue
+        lines = split_lines(src)
+        parsed.lines[index] = lines
+        py = neutralise_cell(lines, index, parsed.installs, parsed.prompt_cols)
+        if py is not None:
+            _parse_python(py, path, index, parsed)
+    return parsed
+
+
+def _read_requirements(path: str, text: str) -> Parsed:
+    parsed = Parsed(text)
+    parsed.lines[None] = split_lines(text)
+    parsed.requirements = requirement_lines(text)
+    return parsed
+
+
+def _read_pyproject(path: str, text: str) -> Parsed:
+    import tomllib
+
+    parsed = Parsed(text)
+    parsed.lines[None] = split_lines(text)
+    try:
+        parsed.pyproject = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        parsed.errors.append(parse_error(f"invalid TOML: {exc}"))
+    return parsed
+
+
+_READERS = {"python": _read_python, "notebook": _read_notebook, "requirements": _read_requirements,
+            "pyproject": _read_pyproject}
+
+
+def read_document(path: str, kind: str, data: bytes) -> Parsed:
+    """Decode and parse a document of a known kind; problems become BPL000 findings in ``errors``."""
+    try:
+        text = decode(data, python=kind == "python")
+    except ValueError as exc:
+        parsed = Parsed("")
+        parsed.errors.append(parse_error(f"cannot read: {exc}"))
+        return parsed
+    return _READERS[kind](path, text)

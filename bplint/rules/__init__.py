@@ -1,6 +1,7 @@
 """Built-in rules. Importing this package registers them."""
 
 from bplint.rules import (  # noqa: F401
+    _requirements,
     adapters,
     hygiene,
     loops,

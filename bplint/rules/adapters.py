@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import ast
 
-from bplint.analysis import keyword
-from bplint.registry import WARNING, Rule, register
+from bplint.analysis import Context, keyword
+from bplint.registry import WARNING, Location, Rule, register
 from bplint.rules._facts import TrainingFacts
 
 NOTEBOOK = "notebooks/11_peft_quantization.ipynb"
@@ -27,15 +27,15 @@ class Bindings:
 
     node_types = (ast.Assign, ast.AnnAssign)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.names: dict[str, list] = {}
+        self.names: dict[str, list[tuple[tuple[int, int, int], ast.expr]]] = {}
 
-    def visit(self, node) -> None:
+    def visit(self, node: ast.Assign | ast.AnnAssign) -> None:
         if node.value is None:
             return
         end = (self.ctx.cell or 0, node.end_lineno or node.lineno, node.end_col_offset or 0)
-        targets = node.targets if type(node) is ast.Assign else [node.target]
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for target in targets:
             if isinstance(target, ast.Name):
                 self.names.setdefault(target.id, []).append((end, node.value))
@@ -61,11 +61,11 @@ def _star_kwargs(call: ast.Call) -> bool:
     return any(kw.arg is None for kw in call.keywords)
 
 
-def _name(ctx, node: ast.AST | None) -> str:
+def _name(ctx: Context, node: ast.AST | None) -> str:
     return (ctx.callee(node)[1] or "") if isinstance(node, ast.Call) else ""
 
 
-def _receiver(ctx, call: ast.Call) -> str:
+def _receiver(ctx: Context, call: ast.Call) -> str:
     func = call.func
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name | ast.Attribute):
         return ctx.last_name(func.value) or ""
@@ -79,12 +79,12 @@ def _first_argument(call: ast.Call, name: str) -> ast.AST | None:
     return kw.value if kw is not None else None
 
 
-def _is_true(ctx, call: ast.Call, name: str) -> bool:
+def _is_true(ctx: Context, call: ast.Call, name: str) -> bool:
     kw = keyword(call, name)
     return kw is not None and ctx.value(kw.value, None) is True
 
 
-def _missing(ctx, call: ast.Call, name: str) -> bool:
+def _missing(ctx: Context, call: ast.Call, name: str) -> bool:
     """``name`` is not passed (or passed as a literal ``None``) and no ``**kwargs`` could pass it."""
     kw = keyword(call, name)
     if kw is not None:
@@ -92,29 +92,33 @@ def _missing(ctx, call: ast.Call, name: str) -> bool:
     return not _star_kwargs(call)
 
 
-def kbit_config(ctx, bindings: Bindings, node: ast.AST | None) -> ast.Call | None:
+def kbit_config(ctx: Context, bindings: Bindings, node: ast.AST | None) -> ast.Call | None:
     """The ``BitsAndBytesConfig(load_in_4bit=True | load_in_8bit=True, ...)`` call ``node`` stands for."""
     value = bindings.value(node)
-    if _name(ctx, value) == "BitsAndBytesConfig" and (
-        _is_true(ctx, value, "load_in_4bit") or _is_true(ctx, value, "load_in_8bit")
+    if (
+        isinstance(value, ast.Call)
+        and _name(ctx, value) == "BitsAndBytesConfig"
+        and (_is_true(ctx, value, "load_in_4bit") or _is_true(ctx, value, "load_in_8bit"))
     ):
         return value
     return None
 
 
-def kbit_load(ctx, bindings: Bindings, node: ast.AST | None) -> bool:
+def kbit_load(ctx: Context, bindings: Bindings, node: ast.AST | None) -> bool:
     """``node`` is (or names) a ``from_pretrained`` call that loads a 4-bit or 8-bit bitsandbytes model."""
     value = bindings.value(node)
-    if _name(ctx, value) != "from_pretrained":
+    if not isinstance(value, ast.Call) or _name(ctx, value) != "from_pretrained":
         return False
     kw = keyword(value, "quantization_config")
     return kw is not None and kbit_config(ctx, bindings, kw.value) is not None
 
 
-def peft_model(ctx, bindings: Bindings, node: ast.AST | None) -> bool:
+def peft_model(ctx: Context, bindings: Bindings, node: ast.AST | None) -> bool:
     """``node`` is (or names) a model with PEFT adapters: ``get_peft_model(...)`` or a
     ``PeftModel*.from_pretrained(...)`` / ``AutoPeftModel*.from_pretrained(...)``."""
     value = bindings.value(node)
+    if not isinstance(value, ast.Call):
+        return False
     name = _name(ctx, value)
     if name == "get_peft_model":
         return True
@@ -225,10 +229,10 @@ Call `model = prepare_model_for_kbit_training(model)` between loading the quanti
 do it themselves when given `peft_config=`.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.prepared: set[str] = set()
-        self.pending: list = []
+        self.pending: list[Location] = []
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
@@ -270,12 +274,14 @@ class LoraWithoutTaskType(Rule):
     severity = WARNING
     notebook = NOTEBOOK
     node_types = (ast.Call,)
+    collectors = (Bindings,)
     triggers = ("LoraConfig",)
     explanation = """
 ## What it does
-In a file that builds a `*ForSequenceClassification`, `*ForTokenClassification`,
-`*ForQuestionAnswering` or `*ForMultipleChoice` model, reports `LoraConfig(...)` calls that pass
-neither `task_type` nor `modules_to_save` (and no `**kwargs`).
+Reports `LoraConfig(...)` calls that pass neither `task_type` nor `modules_to_save` (and no
+`**kwargs`) when the config wraps a `*ForSequenceClassification`, `*ForTokenClassification`,
+`*ForQuestionAnswering` or `*ForMultipleChoice` model in `get_peft_model` (inline or through names),
+or, for a config not passed to `get_peft_model` in the file, when the file builds such a model.
 
 ## Why is this bad?
 Loading a base checkpoint for a task creates a new, randomly initialised head. peft trains and saves
@@ -301,31 +307,55 @@ Pass the `task_type` of the head, or name the head in `modules_to_save=["classif
 checkpoint that already holds a trained head may keep it frozen: pass `modules_to_save=[]` to say so.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.head = False
-        self.pending: list = []
+        self.configs: list[ast.Call] = []
+        self.wrapped: list[ast.Call] = []
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
         name = ctx.callee(node)[1] or ""
-        if name.endswith(TASK_HEADS) or (
-            name in ("from_pretrained", "from_config") and _receiver(ctx, node).endswith(TASK_HEADS)
-        ):
+        if _builds_task_head(ctx, node):
             self.head = True
         elif name == "LoraConfig" and _missing(ctx, node, "task_type") and _saves_nothing(node):
-            self.pending.append(ctx.loc(node.func))
+            self.configs.append(node)
+        elif name == "get_peft_model":
+            self.wrapped.append(node)
 
     def finish(self) -> None:
-        if not self.head:
-            return
-        for loc in self.pending:
-            self.report(
-                loc,
-                "LoraConfig without task_type or modules_to_save: the new task head stays frozen at its "
-                "random initialisation and is not saved with the adapter; pass task_type='SEQ_CLS' (or "
-                "the head's task)",
-            )
+        """A config passed to ``get_peft_model`` is judged by the model it wraps; one used elsewhere
+        (a trainer's ``peft_config=``) by whether the file builds a task head at all."""
+        ctx, bindings = self.ctx, self.ctx.collector(Bindings)
+        judged: dict[int, bool] = {}
+        for call in self.wrapped:
+            passed = call.args[1] if len(call.args) > 1 else _keyword_value(call, "peft_config")
+            config = bindings.value(passed)
+            model = bindings.value(_first_argument(call, "model"))
+            if isinstance(config, ast.Call) and isinstance(model, ast.Call):
+                judged[id(config)] = judged.get(id(config), False) or _builds_task_head(ctx, model)
+        for config in self.configs:
+            if judged.get(id(config), self.head):
+                self.report(
+                    ctx.loc(config.func),
+                    "LoraConfig without task_type or modules_to_save: the new task head stays frozen at its "
+                    "random initialisation and is not saved with the adapter; pass task_type='SEQ_CLS' (or "
+                    "the head's task)",
+                )
+
+
+def _keyword_value(call: ast.Call, name: str) -> ast.AST | None:
+    kw = keyword(call, name)
+    return kw.value if kw is not None else None
+
+
+def _builds_task_head(ctx: Context, call: ast.Call) -> bool:
+    """``call`` builds a model with a new task head: ``*ForSequenceClassification(...)`` or its
+    ``from_pretrained`` / ``from_config``."""
+    name = ctx.callee(call)[1] or ""
+    return name.endswith(TASK_HEADS) or (
+        name in ("from_pretrained", "from_config") and _receiver(ctx, call).endswith(TASK_HEADS)
+    )
 
 
 @register
@@ -374,8 +404,9 @@ an adapter onto any base with matching module names.
         if ctx.callee(node)[0] != "torch.save" or not node.args:
             return
         saved = node.args[0]
-        state_dict = _name(ctx, saved) == "state_dict" and isinstance(saved.func, ast.Attribute)
-        target = saved.func.value if state_dict else saved
+        method = saved.func if isinstance(saved, ast.Call) else None
+        state_dict = _name(ctx, saved) == "state_dict" and isinstance(method, ast.Attribute)
+        target = method.value if isinstance(method, ast.Attribute) and state_dict else saved
         if peft_model(ctx, ctx.collector(Bindings), target):
             what = "a PEFT model's state_dict" if state_dict else "a PEFT model"
             self.report(

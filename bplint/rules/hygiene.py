@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ast
-import re
+from collections.abc import Iterator
+from typing import Any
 
 from bplint.registry import ERROR, WARNING, Location, Rule, register
+from bplint.secrets import HF_TOKEN_PATTERN as HF_TOKEN
 
-HF_TOKEN = re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9])")
 
-
-def _output_texts(output: dict):
+def _output_texts(output: dict[str, Any]) -> Iterator[str]:
     for key in ("text", "data", "traceback", "evalue"):
         v = output.get(key)
         if isinstance(v, str):
@@ -160,9 +160,10 @@ class NotebookOutOfOrder(Rule):
     kinds = frozenset({"notebook"})
     explanation = """
 ## What it does
-Reports a committed notebook whose code cells' execution counts do not increase from top to
-bottom (cells never run, with no count, are skipped). The finding points at the first cell whose
-count is not larger than that of a cell above it.
+Reports a committed notebook whose code cells' execution counts go down from top to bottom (cells
+never run, with no count, are skipped). The finding points at the first cell whose count is smaller
+than that of a cell above it. The same count twice in a row means the kernel was restarted between
+the cells (after an install, in Colab) and is not reported.
 
 ## Why is this bad?
 The saved outputs came from a different order than the one a reader (or CI) runs: a cell may use
@@ -194,7 +195,7 @@ Restart the kernel and run all cells from the top before committing (or clear al
             n = cell.get("execution_count")
             if type(n) is not int:
                 continue
-            if last is not None and n <= last:
+            if last is not None and n < last:  # the same count again: a kernel restart, not disorder
                 self.report(
                     Location(1, 0, cell=index),
                     f"cell {index} ran as [{n}] after a cell above ran as [{last}]: "

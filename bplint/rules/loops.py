@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 
-from bplint.analysis import dotted, has_star_kwargs, keyword
+from bplint.analysis import Context, dotted
 from bplint.registry import WARNING, Rule, register
-from bplint.rules._facts import TrainingFacts, is_model_receiver
+from bplint.rules._facts import MODEL_BASES, TrainingFacts, first, is_model_receiver
+from bplint.semantic import SAME_OBJECT_METHODS
 
 NO_GRAD = frozenset({"no_grad", "inference_mode"})
 PREDICT = frozenset({"argmax", "softmax", "topk", "log_softmax", "sigmoid", "decode", "batch_decode"})
@@ -19,49 +21,62 @@ def is_test_file(path: str) -> bool:
     return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
 
 
-def _is_no_grad(ctx, expr: ast.AST) -> bool:
+def _is_no_grad(ctx: Context, expr: ast.AST) -> bool:
     if isinstance(expr, ast.Call):
         expr = expr.func
     name = ctx.last_name(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
     return name in NO_GRAD
 
 
-class _ModelNames:
-    """Names bound to models: ``model``, ``self.model`` and names assigned from
-    ``AutoModel*.from_pretrained(...)`` or from a call of a ``*_model``/``*Model`` function or class."""
+def _derives_model(ctx: Context, cls: ast.ClassDef, depth: int = 0) -> bool:
+    for base in cls.bases:
+        name = ctx.last_name(base) or ""
+        if name in MODEL_BASES or name.endswith("PreTrainedModel"):
+            return True
+        local = ctx.local_class(base)
+        if local is not None and depth < 8 and _derives_model(ctx, local, depth + 1):
+            return True
+    return False
 
-    def __init__(self) -> None:
-        self.names: set[str] = set()
 
-    def note_assign(self, ctx, node: ast.Assign) -> None:
-        v = node.value
-        while (
-            isinstance(v, ast.Call)
-            and isinstance(v.func, ast.Attribute)
-            and v.func.attr in ("eval", "to", "cuda", "half", "bfloat16", "float")
-        ):
-            v = v.func.value  # get_peft_model(...).eval().to(device)
-        if not isinstance(v, ast.Call):
-            return
-        func = v.func
-        model = False
-        if isinstance(func, ast.Attribute) and func.attr == "from_pretrained":
-            recv = func.value
-            model = isinstance(recv, ast.Name | ast.Attribute) and is_model_receiver(ctx.last_name(recv))
-        else:
-            name = ctx.last_name(func) if isinstance(func, ast.Name | ast.Attribute) else None
-            model = bool(name) and (name.endswith("_model") or is_model_receiver(name))
-        if model:
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    self.names.add(t.id)
-
-    def is_model(self, node: ast.AST) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in self.names or node.id == "model"
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-            return node.attr == "model"
+def is_model_value(ctx: Context, expr: ast.AST | None, depth: int = 0) -> bool:
+    """The expression builds a PyTorch model: ``AutoModel*.from_pretrained(...)``, a ``*_model(...)``
+    factory, ``get_peft_model``, ``torch.compile(model)``, an instance of a ``nn.Module`` subclass
+    of the file (through ``.to()``/``.eval()`` and aliases). Data collators, tokenizers, pipelines
+    and TensorFlow/Flax classes are not models."""
+    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and \
+            expr.func.attr in SAME_OBJECT_METHODS:
+        expr = expr.func.value
+    if depth > 8:
         return False
+    if isinstance(expr, ast.Name | ast.Attribute):
+        b = ctx.binding(expr)
+        return b is not None and b.expr is not None and is_model_value(ctx, b.expr, depth + 1)
+    if not isinstance(expr, ast.Call):
+        return False
+    func = expr.func
+    if isinstance(func, ast.Attribute) and func.attr in ("from_pretrained", "from_config"):
+        recv = func.value
+        return isinstance(recv, ast.Name | ast.Attribute) and is_model_receiver(ctx.last_name(recv))
+    if ctx.qualname(func) == "torch.compile":
+        return bool(expr.args) and is_model_value(ctx, expr.args[0], depth + 1)
+    local = ctx.local_class(func)
+    if local is not None:
+        return _derives_model(ctx, local)
+    name = ctx.last_name(func) if isinstance(func, ast.Name | ast.Attribute) else None
+    return name is not None and (name.endswith("_model") or is_model_receiver(name))
+
+
+def is_model(ctx: Context, node: ast.AST) -> bool:
+    """A callee that is a model: bound to a model value, or spelled ``model``/``self.model`` where
+    nothing says otherwise (a parameter, a name bound elsewhere)."""
+    b = ctx.binding(node)
+    if b is not None and b.expr is not None:
+        return is_model_value(ctx, b.expr)
+    if isinstance(node, ast.Name):
+        return node.id == "model"
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+        node.value.id == "self" and node.attr == "model"
 
 
 @register
@@ -79,12 +94,14 @@ class InferenceWithoutNoGrad(Rule):
         return "model" in text
     explanation = """
 ## What it does
-Reports a forward call of a model (`model(...)`, `self.model(...)`, a name bound to
-`AutoModel*.from_pretrained(...)` or to the result of a `*_model(...)` function) in a function,
-or at module level, whose results are turned into predictions (`argmax`, `softmax`, `topk`,
-`sigmoid`, `decode`) when the call is not inside `with torch.no_grad()` /
-`torch.inference_mode()` (or a function decorated with them) and the same scope does no
-training (`backward`, `step`, `zero_grad`, `.train()`, no `loss`).
+Reports a forward call of a PyTorch model (`model(...)`, `self.model(...)`, a name bound to
+`AutoModel*.from_pretrained(...)`, to a `nn.Module` subclass of the file or to the result of a
+`*_model(...)` function; not a data collator, tokenizer, pipeline or TensorFlow model) in a
+function, or at module level, whose outputs are turned into predictions (`argmax`, `softmax`,
+`topk`, `sigmoid`, `decode`, directly or through the names they are assigned to) when the call
+is not inside `with torch.no_grad()` / `torch.inference_mode()` (or a function decorated with
+them) and the same scope does no training (`backward`, `step`, `zero_grad`, `.train()`, no
+`loss`). TensorFlow and JAX code is not checked.
 `model.generate(...)` is not reported: it disables gradients itself, nor are test modules
 (`test_*.py`, `*_test.py`, `conftest.py`), where the memory of a small forward pass does not matter.
 
@@ -112,32 +129,38 @@ def predict(texts):
 Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or decorate the function.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.models = _ModelNames()
         self.protected: set[int] = set()
-        self.scopes: dict[int, dict] = {}
+        self.scopes: dict[int, dict[str, Any]] = {}
 
-    def _protect(self, body) -> None:
+    def _protect(self, body: list[ast.stmt]) -> None:
         for st in body:
             for n in ast.walk(st):
                 if type(n) is ast.Call:
                     self.protected.add(id(n))
 
-    def _scope(self) -> dict:
+    def _scope(self) -> dict[str, Any]:
         key = id(self.ctx.scope)
         s = self.scopes.get(key)
         if s is None:
-            s = self.scopes[key] = {"calls": [], "predict": False, "train": False}
+            # calls: unprotected forward calls (id, location); assigned: the assignments of this
+            # scope (by node id; which of them hold forward outputs is asked only when a prediction
+            # uses the name); predicted: forward calls whose outputs reach argmax/softmax/decode...
+            s = self.scopes[key] = {"calls": [], "assigned": set(), "predicted": set(), "train": False}
         return s
 
-    def visit(self, node) -> None:
+    def _model_calls(self, expr: ast.AST) -> set[int]:
+        return {id(n) for n in ast.walk(expr) if type(n) is ast.Call and is_model(self.ctx, n.func)}
+
+    def visit(self, node: Any) -> None:
         t = type(node)
         ctx = self.ctx
         if t is ast.Assign:
-            self.models.note_assign(ctx, node)
+            scope = self._scope()
             if any(isinstance(tg, ast.Name) and "loss" in tg.id for tg in node.targets):
-                self._scope()["train"] = True
+                scope["train"] = True
+            scope["assigned"].add(id(node))
             return
         if t is ast.With:
             if any(_is_no_grad(ctx, item.context_expr) for item in node.items):
@@ -152,17 +175,26 @@ Wrap inference in `with torch.inference_mode():` (or `torch.no_grad()`), or deco
         if name in TRAINING_MARKS:
             self._scope()["train"] = True
         elif name in PREDICT:
-            self._scope()["predict"] = True
-        elif self.models.is_model(func) and id(node) not in self.protected:
-            self._scope()["calls"].append(ctx.loc(node))
+            scope = self._scope()
+            for n in ast.walk(node):
+                b = ctx.binding(n) if type(n) is ast.Name else None
+                # a name assigned earlier in this scope: the forward calls of its value are predicted
+                if b is not None and isinstance(b.node, ast.Assign) and id(b.node) in scope["assigned"]:
+                    scope["predicted"].update(self._model_calls(b.node.value))
+            scope["predicted"].update(self._model_calls(node))
+        elif id(node) not in self.protected and is_model(ctx, func):
+            self._scope()["calls"].append((id(node), ctx.loc(node)))
 
     def finish(self) -> None:
-        if is_test_file(self.ctx.path):
+        if is_test_file(self.ctx.path) or not self.ctx.semantic.torch_only:
             return
         for s in self.scopes.values():
-            if s["calls"] and s["predict"] and not s["train"]:
+            if s["train"]:
+                continue
+            predicting = [loc for key, loc in s["calls"] if key in s["predicted"]]
+            if predicting:
                 self.report(
-                    s["calls"][0],
+                    predicting[0],
                     "model forward pass for predictions outside torch.no_grad(): autograd "
                     "keeps every activation; wrap it in torch.inference_mode()",
                 )
@@ -180,7 +212,8 @@ class GenerateInTrainMode(Rule):
     explanation = """
 ## What it does
 Reports `X.generate(...)` that follows `X.train()` in the same function (or at module level, in
-notebook cell order) with no `X.eval()` (or `X.train(False)`) in between.
+notebook cell order) with no `X.eval()` (or `X.train(False)`) in between, on the same object: a
+model assigned again to `X` (loaded from a checkpoint, in eval mode) starts afresh.
 
 ## Why is this bad?
 `generate` does not switch the model to eval mode: dropout stays active, so the outputs are
@@ -206,9 +239,9 @@ model.train()
 Call `model.eval()` before generating (and `model.train()` again before training resumes).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.mode: dict = {}
+        self.mode: dict[Any, Any] = {}
 
     def visit(self, node: ast.Call) -> None:
         func = node.func
@@ -217,7 +250,9 @@ Call `model.eval()` before generating (and `model.train()` again before training
         recv = dotted(func.value)
         if recv is None:
             return
-        key = (id(self.ctx.scope), recv)
+        # the object, not its spelling: a model loaded again into the same name starts in eval mode
+        binding = self.ctx.binding(func.value)
+        key = (id(self.ctx.scope), recv, id(binding) if binding is not None else None)
         if func.attr == "train":
             on = self.ctx.value(node.args[0], None) if node.args else True
             self.mode[key] = "train" if on is True else ("eval" if on is False else None)
@@ -238,7 +273,7 @@ class MissingZeroGrad(Rule):
     summary = "Training loop with backward() and step() but no zero_grad()"
     severity = WARNING
     notebook = "notebooks/09_pitfalls.ipynb"
-    node_types = (ast.Call, ast.Attribute, ast.For, ast.While, ast.AsyncFor)
+    node_types = (ast.Call, ast.Attribute)
     collectors = (TrainingFacts,)
     triggers = ("backward",)
     explanation = """
@@ -274,16 +309,12 @@ Call `optimizer.zero_grad(set_to_none=True)` after each optimizer step (with gra
 accumulation: after each step, not after each micro-batch).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.zeroed = False
-        self.loops: list = []
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         t = type(node)
-        if t is ast.For or t is ast.While or t is ast.AsyncFor:
-            self.loops.append((self.ctx.cell or 0, node.lineno, node.end_lineno))
-            return
         if t is ast.Attribute:
             if node.attr in ("zero_grad", "grad") and (
                 node.attr == "zero_grad" or isinstance(node.ctx, ast.Store)
@@ -296,21 +327,16 @@ accumulation: after each step, not after each micro-batch).
         facts = self.ctx.collector(TrainingFacts)
         if not facts.hand_loop() or self.zeroed:
             return
-        in_loop = [
-            loc
-            for _, loc in sorted(facts.steps, key=lambda e: e[0])
-            if any(c == (loc.cell or 0) and a <= loc.line <= b for c, a, b in self.loops)
-        ]
+        in_loop = [e for e in sorted(facts.steps, key=first) if facts.in_loop(e)]
         if in_loop:
-            where = in_loop[0]
             self.report(
-                where,
+                in_loop[0].loc,
                 "optimizer.step() without zero_grad(): gradients accumulate across steps; call "
                 "optimizer.zero_grad(set_to_none=True) after each step",
             )
 
 
-def _dataloader(ctx, node: ast.Call) -> bool:
+def _dataloader(ctx: Context, node: ast.Call) -> bool:
     q, name = ctx.callee(node)
     return name == "DataLoader" and (q or "").startswith(("torch.utils.data", "DataLoader"))
 
@@ -355,9 +381,9 @@ Pass a seeded `torch.Generator` as `generator=` (and a `worker_init_fn` that see
 `numpy` from `torch.initial_seed()` if the dataset uses them).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
 
     def finish(self) -> None:
         if self.ctx.collector(TrainingFacts).accelerator:
@@ -371,16 +397,16 @@ Pass a seeded `torch.Generator` as `generator=` (and a `worker_init_fn` that see
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
-        if not _dataloader(ctx, node) or has_star_kwargs(node):
+        if not _dataloader(ctx, node) or ctx.opaque_kwargs(node):
             return
-        shuffle = keyword(node, "shuffle")
-        workers = keyword(node, "num_workers")
+        shuffle = ctx.kwarg(node, "shuffle")
+        workers = ctx.kwarg(node, "num_workers")
         if shuffle is None or ctx.value(shuffle.value, None) is not True or workers is None:
             return
         n = ctx.value(workers.value, None)
         if type(n) is not int or n <= 0:
             return
-        if any(keyword(node, k) is not None for k in ("generator", "worker_init_fn", "sampler")):
+        if any(ctx.kwarg(node, k) is not None for k in ("generator", "worker_init_fn", "sampler")):
             return
         self.pending.append(ctx.loc(node.func))
 
@@ -427,14 +453,14 @@ loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=4, pin_memory=T
 Pass `num_workers` (a few per GPU), `pin_memory=True` and `persistent_workers=True`.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
 
     def visit(self, node: ast.Call) -> None:
-        if not _dataloader(self.ctx, node) or has_star_kwargs(node) or len(node.args) > 5:
+        if not _dataloader(self.ctx, node) or self.ctx.opaque_kwargs(node) or len(node.args) > 5:
             return
-        kw = keyword(node, "num_workers")
+        kw = self.ctx.kwarg(node, "num_workers")
         if kw is None or self.ctx.value(kw.value, None) == 0:
             self.pending.append(self.ctx.loc(node.func))
 

@@ -1,8 +1,6 @@
 """Findings produced by the engine itself."""
 
-from bplint.registry import ERROR, Rule, register
-
-NB_NONE = ""
+from bplint.registry import ERROR, WARNING, Rule, register
 
 
 @register
@@ -55,4 +53,39 @@ Any file that triggers a bug in a rule.
 ## How to fix
 Report the file (or a minimal reproduction) to the bplint maintainers. Meanwhile ignore the code
 for the file with `per-file-ignores` or `# bplint: disable=BPL900`.
+"""
+
+
+@register
+class UnusedNoqa(Rule):
+    code = "BPL901"
+    name = "unused-noqa"
+    summary = "noqa comment with bplint codes that suppress nothing (opt-in)"
+    severity = WARNING
+    kinds = frozenset()
+    opt_in = True
+    explanation = """
+## What it does
+Opt-in (select `BPL901` explicitly). Reports `# noqa: BPL...` comments whose bplint codes
+suppress no finding on their line (codes of rules that are not enabled for the file are left
+alone), and codes that name no bplint rule. Bare `# noqa` comments and other linters' codes
+(`E501`) are not checked: another linter may need them. The fix removes the unused codes, or the
+whole comment when none is left and nothing follows it on the line.
+
+## Why is this bad?
+A stale suppression hides the next real finding on that line, and misleads a reader into
+thinking the line is a known exception.
+
+## Example
+```python
+state = torch.load(path, weights_only=True)  # noqa: BPL203
+```
+
+Use instead:
+```python
+state = torch.load(path, weights_only=True)
+```
+
+## How to fix
+Remove the unused codes (`bplint --extend-select BPL901 --fix`).
 """

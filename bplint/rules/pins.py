@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import re
+
 from bplint.registry import WARNING, Location, Rule, register
-from bplint.sources import find_string_position, requirement_spec, unpinned_reason
+from bplint.rules._requirements import requirement_spec, unpinned_reason
 
 NOTEBOOK = "notebooks/08_reproducibility.ipynb"
 
@@ -59,7 +62,8 @@ git+https://github.com/huggingface/peft@0123456789abcdef0123456789abcdef01234567
                 continue
             reason = unpinned_reason(*spec)
             if reason:
-                self.report(Location(line, col, line, col + len(text)), f"Unpinned requirement: {reason}")
+                where = Location(line, col, line, col + len(text))
+                self.ctx.add(self.code, f"Unpinned requirement: {reason}", where, char_columns=True)
 
 
 @register
@@ -102,8 +106,8 @@ Use instead:
                     continue  # built from variables, or upgrading the installer itself
                 reason = unpinned_reason(spec, editable)
                 if reason:
-                    self.report(Location(line, col, line, col + len(spec), cell=inst.cell),
-                                f"Unpinned install: {reason}")
+                    where = Location(line, col, line, col + len(spec), cell=inst.cell)
+                    self.ctx.add(self.code, f"Unpinned install: {reason}", where, char_columns=True)
 
 
 @register
@@ -141,26 +145,55 @@ dependencies = ["transformers==5.24.0", "torch==2.13.0"]
 
     def finish(self) -> None:
         data = self.ctx.pyproject
-        if not isinstance(data, dict):
-            return
-        project = data.get("project")
+        project = data.get("project") if isinstance(data, dict) else None
         if not isinstance(project, dict):
             return
         library = self.ctx.options.get("pin_policy") == "library"
-        text = self.ctx.pyproject_text
-        cursor = max(text.find("[project"), 0)
         groups = [("dependencies", project.get("dependencies"))]
         extras = project.get("optional-dependencies")
         if isinstance(extras, dict):
             groups += [(f"optional-dependencies.{k}", v) for k, v in extras.items()]
+        strings = _StringPositions(self.ctx.text)
         for group, deps in groups:
             if not isinstance(deps, list):
                 continue
             for dep in deps:
                 if not isinstance(dep, str):
                     continue
-                line, col, cursor = find_string_position(text, dep, cursor)
+                line, col = strings.next(dep)
                 reason = unpinned_reason(dep)
                 if reason and (not library or reason.startswith("VCS")):
-                    self.report(Location(line, col, line, col + len(dep) + 2),
-                                f"Unpinned dependency in {group}: {reason}")
+                    self.ctx.add(self.code, f"Unpinned dependency in {group}: {reason}",
+                                 Location(line, col, line, col + len(dep) + 2), char_columns=True)
+
+
+_TOML_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'([^\'\n]*)\'')
+
+
+class _StringPositions:
+    """Positions of the quoted strings of a TOML text after ``[project``, handed out in order: one
+    scan of the text, and constant work per dependency however many there are."""
+
+    def __init__(self, text: str) -> None:
+        start = max(text.find("[project"), 0)
+        self.offsets: dict[str, list[tuple[int, int]]] = {}  # value -> (order, offset) of each string
+        for n, m in enumerate(_TOML_STRING.finditer(text, start)):
+            value = m.group(1) if m.group(1) is not None else m.group(2)
+            self.offsets.setdefault(value, []).append((n, m.start()))
+        self.taken: dict[str, int] = {}
+        self.line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        self.pos = -1  # order of the last string handed out
+
+    def next(self, value: str) -> tuple[int, int]:
+        """Line and column of the next string equal to ``value`` (1, 0 when there is none)."""
+        found = self.offsets.get(value, [])
+        k = self.taken.get(value, 0)
+        while k < len(found) and found[k][0] <= self.pos:
+            k += 1
+        if k == len(found):
+            return 1, 0
+        self.taken[value] = k + 1
+        order, offset = found[k]
+        self.pos = order
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1]

@@ -3,18 +3,47 @@
 from __future__ import annotations
 
 import ast
+import os
+import re
+from functools import lru_cache
+from typing import Any
 
-from bplint.analysis import has_star_kwargs, keyword
-from bplint.registry import WARNING, Rule, register
-from bplint.rules._facts import TrainingFacts
+from bplint.analysis import Context
+from bplint.registry import WARNING, Rule, document_context, register
+from bplint.rules._facts import TrainingFacts, first, spelled, training_args
+from bplint.rules._requirements import package_range
 
 NOTEBOOK = "notebooks/04_performance.ipynb"
+TRL_BF16_DEFAULT = "0.19"  # TRL's configs default to bf16=True (unless fp16) from this release on
+PRECISION_KEYWORDS = ("mixed_precision", "fp16")  # fp16= is mixed_precision's old name in Accelerate
+_LAUNCH_PRECISION = re.compile(r"^mixed_precision:\s*['\"]?(\w+)", re.MULTILINE)
 
-TRAINING_ARGS = frozenset({
-    "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "ORPOConfig", "KTOConfig",
-    "CPOConfig", "GRPOConfig", "RewardConfig", "PPOConfig", "RLOOConfig", "OnlineDPOConfig", "GKDConfig",
-    "PRMConfig", "BCOConfig", "XPOConfig", "NashMDConfig",
-})
+
+@lru_cache(maxsize=1024)
+def _launch_precision(directory: str) -> str | None:
+    """The mixed_precision an accelerate launch config (YAML) in the directory sets, if any."""
+    from bplint.sources import read_bytes
+
+    try:
+        names = sorted(os.listdir(directory))  # noqa: PTH208  (start-up time)
+    except OSError:
+        return None
+    for name in names:
+        if name.endswith((".yaml", ".yml")):
+            try:
+                text = read_bytes(os.path.join(directory, name), head=100_000).decode("utf-8", "replace")  # noqa: PTH118
+            except ValueError:
+                continue
+            m = _LAUNCH_PRECISION.search(text)
+            if m and "distributed_type:" in text:
+                return m.group(1)
+    return None
+
+
+@document_context
+def launch_config(path: str, root: str) -> dict[str, str | None]:
+    """``accelerate launch --config_file x.yaml`` next to a script decides its precision."""
+    return {"launch_precision": _launch_precision(os.path.dirname(os.path.abspath(path)))}  # noqa: PTH100, PTH120
 
 
 @register
@@ -28,11 +57,15 @@ class TrainingArgsWithoutPrecision(Rule):
     node_types = (ast.Call, ast.Attribute)
     explanation = """
 ## What it does
-Reports `TrainingArguments(...)`, `Seq2SeqTrainingArguments(...)` and TRL configs (`SFTConfig`,
-`DPOConfig`, `GRPOConfig`...) that set neither `bf16` nor `fp16`. Any value counts as a decision
-(`bf16=use_bf16` is fine). Not reported: `use_cpu=True` (or a non-literal `use_cpu`), calls with
-`**kwargs`, files that assign `args.bf16`/`args.fp16` later, and projects configured with
-`cpu-only = true`.
+Reports transformers' `TrainingArguments(...)` and `Seq2SeqTrainingArguments(...)` that set
+neither `bf16` nor `fp16`, and TRL configs (`SFTConfig`, `DPOConfig`...) that do not either when
+the document runs with TRL older than 0.19 (later releases default to `bf16=True`). Any value counts
+as a decision (`bf16=use_bf16` is fine). Not reported: other libraries' arguments of the same name
+(setfit's `TrainingArguments` has no precision fields), TensorFlow code, `use_cpu=True` (or a
+non-literal `use_cpu`), calls with `**kwargs` that bplint cannot read, files that assign
+`args.bf16`/`args.fp16` later, files that load the model with a dtype other than float32 or
+quantised (`dtype=torch.bfloat16`, `dtype="auto"`, a dtype chosen at run time,
+`quantization_config=`, `.half()`), and projects configured with `cpu-only = true`.
 
 ## Why is this bad?
 The default is full fp32: on a modern GPU that is typically 2-3x slower and uses more memory
@@ -54,29 +87,37 @@ decide at run time (`bf16=torch.cuda.is_bf16_supported()`). For CPU-only runs pa
 or set `cpu-only = true` in `[tool.bplint]`.
 """
 
-    def __init__(self, ctx) -> None:
+    collectors = (TrainingFacts,)
+
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.assigned = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         if type(node) is ast.Attribute:
             if node.attr in ("bf16", "fp16") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
             return
-        name = self.ctx.callee(node)[1]
-        if name not in TRAINING_ARGS or has_star_kwargs(node):
+        ctx = self.ctx
+        lib = training_args(ctx, node)
+        if lib is None or ctx.opaque_kwargs(node):
             return
-        if keyword(node, "bf16") is not None or keyword(node, "fp16") is not None:
+        if lib == "trl" and not package_range(ctx, "trl").below(TRL_BF16_DEFAULT):
+            return  # bf16 by default
+        if ctx.kwarg(node, "bf16") is not None or ctx.kwarg(node, "fp16") is not None:
             return
-        cpu = keyword(node, "use_cpu")
-        if cpu is not None and self.ctx.value(cpu.value, None) is not False:
+        cpu = ctx.kwarg(node, "use_cpu")
+        if cpu is not None and ctx.value(cpu.value) is not False:
             return
-        self.pending.append((self.ctx.loc(node.func), name))
+        self.pending.append((ctx.loc(node.func), ctx.callee(node)[1]))
 
     def finish(self) -> None:
-        if self.assigned or self.ctx.options.get("cpu_only"):
+        ctx = self.ctx
+        if self.assigned or ctx.options.get("cpu_only") or ctx.semantic.tensorflow:
             return
+        if ctx.collector(TrainingFacts).low_precision:
+            return  # the model itself is in bf16/fp16 or quantised: training does not run in fp32
         for loc, name in self.pending:
             self.report(loc, f"{name}() without bf16= or fp16= trains in fp32: pass bf16=True (Ampere+ GPUs) "
                         "or fp16=True, or use_cpu=True for CPU runs")
@@ -90,11 +131,17 @@ class AcceleratorWithoutPrecision(Rule):
     severity = WARNING
     notebook = NOTEBOOK
     triggers = ("Accelerator",)
-    node_types = (ast.Call,)
+    collectors = (TrainingFacts,)
     explanation = """
 ## What it does
-Reports `accelerate.Accelerator(...)` without `mixed_precision=` (and without `cpu=True` or
-`**kwargs`), unless the project is configured with `cpu-only = true`.
+Reports `accelerate.Accelerator(...)` without `mixed_precision=` (nor its old name `fp16=`, nor
+`cpu=True` or `**kwargs` that bplint cannot read) in a file that trains through it
+(`accelerator.backward(loss)`, `accelerator.accumulate(model)`, or an optimizer handed to
+`prepare`), unless the project is configured with `cpu-only = true`. An accelerator that only
+prepares models (to load a checkpoint or run an embedder) is not reported.
+`Accelerator().device`, which only asks for the device, is not reported, nor is a script next to an
+accelerate launch config (a YAML file with `distributed_type:` and `mixed_precision:`), which
+decides the precision when the script runs with `accelerate launch --config_file`.
 
 ## Why is this bad?
 Without the argument the precision comes from whatever `accelerate config` or
@@ -115,19 +162,51 @@ accelerator = Accelerator(mixed_precision="bf16")
 Pass `mixed_precision="bf16"` (Ampere+), `"fp16"`, or `"no"` if fp32 is intended.
 """
 
-    def visit(self, node: ast.Call) -> None:
-        if self.ctx.callee(node)[1] != "Accelerator" or self.ctx.options.get("cpu_only"):
+    node_types = (ast.Call, ast.Attribute)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.pending: list[Any] = []
+        self.device_only: set[int] = set()  # Accelerator().device: asked for the device, not for training
+        # Preparing models alone is also how checkpoints are loaded and embedders run for inference;
+        # an optimizer handed to prepare() or gradient accumulation through the accelerator is training.
+        self.trains = False
+
+    def _optimizer(self, arg: ast.AST) -> bool:
+        ctx = self.ctx
+        return "optim" in (spelled(arg) or "").lower() or "optim" in (ctx.origin(arg) or "")
+
+    def visit(self, node: Any) -> None:
+        ctx = self.ctx
+        if type(node) is ast.Attribute:
+            if isinstance(node.value, ast.Call):
+                self.device_only.add(id(node.value))
             return
-        q = self.ctx.callee(node)[0] or ""
+        name = ctx.callee(node)[1]
+        if name == "accumulate" or (name == "prepare" and any(self._optimizer(a) for a in node.args)):
+            self.trains = True
+            return
+        if name != "Accelerator" or ctx.options.get("cpu_only") or id(node) in self.device_only:
+            return
+        q = ctx.callee(node)[0] or ""
         if not (q == "Accelerator" or q.startswith("accelerate")):
             return
-        if has_star_kwargs(node) or keyword(node, "mixed_precision") is not None:
+        if ctx.opaque_kwargs(node) or any(ctx.kwarg(node, k) is not None for k in PRECISION_KEYWORDS):
+            return  # decided
+        if ctx.options.get("launch_precision"):
+            return  # the accelerate launch config shipped next to the script decides
+        cpu = ctx.kwarg(node, "cpu")
+        if cpu is not None and ctx.value(cpu.value) is not False:
             return
-        cpu = keyword(node, "cpu")
-        if cpu is not None and self.ctx.value(cpu.value, None) is not False:
-            return
-        self.report(node.func, "Accelerator() without mixed_precision= depends on the machine's accelerate "
-                    "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
+        self.pending.append(ctx.loc(node.func))
+
+    def finish(self) -> None:
+        facts = self.ctx.collector(TrainingFacts)
+        if not (self.trains or len(facts.backward) > len(facts.plain_backward)):
+            return  # no accelerator.backward(loss) either
+        for loc in self.pending:
+            self.report(loc, "Accelerator() without mixed_precision= depends on the machine's accelerate "
+                        "config (usually fp32): pass mixed_precision='bf16' (or 'fp16', or 'no' on purpose)")
 
 
 @register
@@ -141,11 +220,14 @@ class GpuLoopWithoutAutocast(Rule):
     triggers = ("backward",)
     explanation = """
 ## What it does
-Reports a hand-written training loop (`.backward()` and `optimizer.step()`) that moves work to the
-GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`, `torch.device("cuda" ...)`) but never uses
-`torch.autocast` / `torch.amp.autocast` (or a `GradScaler`), an `Accelerator` (which handles
-precision, see BPL302), or an explicit low-precision dtype (`.half()`, `.bfloat16()`,
-`dtype=torch.bfloat16`). Not reported with `cpu-only = true`.
+Reports a hand-written training loop (`loss.backward()` called by the loop itself, inside a
+`for`/`while`, and `optimizer.step()`; a single step to debug gradients is not a loop), in a file
+that moves work to the GPU (`.cuda()`, `.to("cuda")`, `device="cuda"`,
+`torch.device("cuda" ...)`) but never uses `torch.autocast` / `torch.amp.autocast` (or a
+`GradScaler`) nor a low-precision model (`.half()`, `.bfloat16()`, a dtype other than float32,
+a quantised model). A loop that goes through `accelerator.backward(loss)` gets Accelerate's mixed
+precision (see BPL302) and is not reported. Not reported with `cpu-only = true`, nor in
+TensorFlow or JAX code.
 
 ## Why is this bad?
 The loop runs every matmul in fp32: on tensor-core GPUs that is typically 2-3x slower and needs
@@ -179,8 +261,11 @@ needs `torch.amp.GradScaler`), or use Accelerate with `mixed_precision="bf16"`.
         facts = self.ctx.collector(TrainingFacts)
         if self.ctx.options.get("cpu_only") or not facts.hand_loop() or not facts.cuda:
             return
-        if facts.autocast or facts.low_precision or facts.accelerator:
+        looping = [e for e in facts.plain_backward if facts.in_loop(e)]
+        if not self.ctx.semantic.torch_only or not looping:
+            return  # TensorFlow code, a single debugging step, or loops that go through an Accelerator
+        if facts.autocast or facts.low_precision:
             return
-        where = min(facts.backward, key=lambda e: e[0])[1]
+        where = min(looping, key=first).loc
         self.report(where, "GPU training loop without torch.autocast runs in fp32: wrap the forward pass in "
                     "torch.autocast('cuda', dtype=torch.bfloat16)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any, ClassVar
 
-from bplint.analysis import has_star_args, has_star_kwargs, keyword
-from bplint.registry import ERROR, WARNING, Fix, Rule, register
+from bplint.analysis import Context, has_star_args
+from bplint.registry import ERROR, WARNING, Fix, Location, Rule, register
 
 NOTEBOOK = "notebooks/07_security.ipynb"
 
@@ -32,6 +33,8 @@ URL_LOADERS = frozenset({
     "torch.hub.load",
 })
 # Calls whose first argument is a local path: a string passed to them is not a hub id in this file.
+HUB_LOADERS = frozenset({"from_pretrained", "hf_hub_download", "snapshot_download", "SentenceTransformer",
+                         "CrossEncoder", "load_dataset"})
 LOCAL_PATH_CALLS = frozenset({
     "save_pretrained", "save_model", "save_to_disk", "makedirs", "mkdir", "Path", "PurePath", "join",
     "exists", "isdir", "isfile", "listdir", "open", "rmtree", "copytree", "scandir",
@@ -50,7 +53,11 @@ def is_url(value: str) -> bool:
 
 
 class _Calls(Rule):
-    node_types = (ast.Call,)
+    node_types: ClassVar[tuple[type, ...]] = (ast.Call,)
+
+
+# smolagents' clients of MCP servers: their trust_remote_code= accepts the server's tools.
+MCP_CLIENTS = frozenset({"from_mcp", "MCPClient"})
 
 
 @register
@@ -64,8 +71,10 @@ class TrustRemoteCode(_Calls):
     explanation = """
 ## What it does
 Reports `trust_remote_code=True` in any call (`from_pretrained`, `pipeline`, `load_dataset`,
-`AutoConfig`...), unless the same call pins `revision` to a full 40-hex commit hash (the code was
-reviewed at that commit).
+`AutoConfig`, smolagents' `load_tool`...), unless the same call pins `revision` to a full 40-hex
+commit hash (the code was reviewed at that commit). smolagents' MCP clients
+(`ToolCollection.from_mcp`, `MCPClient`) are not reported: there the flag accepts the tools that an
+MCP server offers, it downloads no code from a repository.
 
 ## Why is this bad?
 With `trust_remote_code=True`, transformers downloads Python files from the repository and
@@ -90,10 +99,13 @@ code and pin `revision` to the full commit hash you reviewed.
 """
 
     def visit(self, node: ast.Call) -> None:
-        kw = keyword(node, "trust_remote_code")
+        if self.ctx.builds_keywords(node) or self.ctx.callee(node)[1] in MCP_CLIENTS:
+            return
+        kw = self.ctx.kwarg(node, "trust_remote_code")
         if kw is None or self.ctx.value(kw.value) is not True:
             return
-        rev = self.ctx.str_value(keyword(node, "revision").value) if keyword(node, "revision") else None
+        rev_kw = self.ctx.kwarg(node, "revision")
+        rev = self.ctx.str_value(rev_kw.value) if rev_kw else None
         if rev and HEX_SHA.match(rev):
             return
         self.report(kw, "trust_remote_code=True executes Python code from the model repository: use a "
@@ -108,13 +120,16 @@ class UnpinnedHubRevision(_Calls):
     severity = WARNING
     notebook = NOTEBOOK
     triggers = ("from_pretrained", "hf_hub_download", "snapshot_download", "SentenceTransformer",
-                "CrossEncoder", "load_dataset", "pipeline")
+                "CrossEncoder", "load_dataset", "pipeline", "evaluate")
     explanation = """
 ## What it does
 Reports hub ids (`name` or `org/name`) given as literals (or module-level string constants) to
-`from_pretrained`, `hf_hub_download`, `snapshot_download`, `pipeline(model=...)`,
-`SentenceTransformer(...)` and `load_dataset` without `revision=` set to a full 40-hex commit hash.
-`pipeline(task)` without a model (it downloads the task's default model) is reported too.
+`from_pretrained`, `hf_hub_download`, `snapshot_download`, transformers' `pipeline(model=...)`,
+`SentenceTransformer(...)`, `load_dataset` and `evaluate.load` (a metric is a script from the Hub,
+run on your machine) without `revision=` set to a full 40-hex commit hash. transformers'
+`pipeline(task)` without a model is reported too: it loads the default model that the installed
+transformers release names for the task, which changes between releases. A variable that holds a
+pipeline object (a diffusers pipeline, an ASR pipeline) and is called on inputs is not a download.
 
 Not reported: a revision given by a variable or expression (bplint cannot know its value), calls
 with `**kwargs` (they may supply `revision`), ids given by variables, local paths (`./x`, `/abs`,
@@ -146,60 +161,65 @@ Look up the commit on the hub (repository page, "History") or with
 (module constants or a config file).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.local: set[str] = set()
 
-    def _target(self, node: ast.Call, name: str):
+    def _target(self, node: ast.Call, name: str) -> ast.expr | None:
         """The argument that names the repository, or None when the call is not a hub load."""
         args, ctx = node.args, self.ctx
+
+        def arg(keywords: tuple[str, ...], position: int) -> ast.expr | None:
+            for k in keywords:
+                kw = ctx.kwarg(node, k)
+                if kw is not None:
+                    return kw.value
+            return args[position] if len(args) > position else None
+
         if name == "from_pretrained":
             recv = ctx.last_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
-            if recv and recv.startswith("Peft"):
-                kw = keyword(node, "model_id")
-                return kw.value if kw else (args[1] if len(args) > 1 else None)
-            kw = keyword(node, "pretrained_model_name_or_path")
-            return kw.value if kw else (args[0] if args else None)
+            if recv and recv.startswith("PeftModel"):  # PeftModel.from_pretrained(base_model, adapter_id)
+                return arg(("model_id",), 1)
+            return arg(("pretrained_model_name_or_path",), 0)
         if name in ("hf_hub_download", "snapshot_download"):
-            kw = keyword(node, "repo_id")
-            return kw.value if kw else (args[0] if args else None)
+            return arg(("repo_id",), 0)
         if name in ("SentenceTransformer", "CrossEncoder"):
-            kw = keyword(node, "model_name_or_path") or keyword(node, "model_name")
-            return kw.value if kw else (args[0] if args else None)
-        if name == "load_dataset":
-            kw = keyword(node, "path")
-            return kw.value if kw else (args[0] if args else None)
+            return arg(("model_name_or_path", "model_name"), 0)
+        if name in ("load_dataset", "load"):
+            return arg(("path",), 0)
         if name == "pipeline":
-            kw = keyword(node, "model")
-            return kw.value if kw else (args[1] if len(args) > 1 else None)
+            return arg(("model",), 1)
         return None
+
+    @staticmethod
+    def _hub_call(q: str | None, name: str | None) -> bool:
+        if name == "pipeline":  # transformers' pipeline factory, not a pipeline object called on inputs
+            return q in ("transformers.pipeline", "pipeline")
+        if name == "load":  # metric scripts fetched from the Hub and run
+            return q == "evaluate.load"
+        return name in HUB_LOADERS
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
-        name = ctx.callee(node)[1]
+        q, name = ctx.callee(node)
         if name in LOCAL_PATH_CALLS:
             for a in node.args[:1]:
                 v = ctx.str_value(a)
                 if v:
                     self.local.add(v)
-        out = keyword(node, "output_dir")
-        if out is not None and ctx.str_value(out.value):
-            self.local.add(ctx.str_value(out.value))
-        if name not in ("from_pretrained", "hf_hub_download", "snapshot_download", "SentenceTransformer",
-                        "CrossEncoder", "load_dataset", "pipeline"):
-            return
-        if name == "pipeline":
-            q = ctx.callee(node)[0] or ""
-            if not (q == "pipeline" or q.startswith("transformers.")):
-                return
-        if has_star_kwargs(node):
+        out = ctx.kwarg(node, "output_dir")
+        out_dir = ctx.str_value(out.value) if out is not None else None
+        if out_dir:
+            self.local.add(out_dir)
+        if name is None or not self._hub_call(q, name) or ctx.opaque_kwargs(node):
             return
         target = self._target(node, name)
         if target is None:
             if name == "pipeline" and not has_star_args(node) and node.args:
-                self.pending.append((None, ctx.loc(node), "pipeline() without model= downloads the "
-                                     "task's default model at its latest revision: pass model= and a "
+                self.pending.append((None, ctx.loc(node), "pipeline() without model= uses the default model "
+                                     "that the installed transformers release names for the task (a "
+                                     "different model or revision in another release): pass model= and a "
                                      "revision pinned to a full commit hash"))
             return
         repo = ctx.str_value(target)
@@ -207,10 +227,14 @@ Look up the commit on the hub (repository page, "History") or with
             return
         if name == "load_dataset" and repo.lower() in DATASET_BUILDERS:
             return
-        rev_kw = keyword(node, "revision")
+        rev_kw = ctx.kwarg(node, "revision")
         if rev_kw is None:
-            msg = (f"'{repo}' is downloaded from the Hub without a revision: pass revision='<full 40-hex "
-                   "commit sha>' (branches and tags move)")
+            if name == "load":
+                msg = (f"metric '{repo}' is a script downloaded from the Hub and run at its latest revision: "
+                       "pass revision='<full 40-hex commit sha>'")
+            else:
+                msg = (f"'{repo}' is downloaded from the Hub without a revision: pass revision='<full 40-hex "
+                       "commit sha>' (branches and tags move)")
         else:
             if isinstance(rev_kw.value, ast.Constant) and rev_kw.value.value is None:
                 rev = None
@@ -266,42 +290,31 @@ Pass `weights_only=True` (add safe globals with `torch.serialization.add_safe_gl
 checkpoint holds custom classes), or store weights as safetensors.
 """
 
-    node_types = (ast.Call, ast.Assign)
-
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []  # (call, target name or None)
-        self.into_state_dict: set[int] = set()  # torch.load calls passed straight to load_state_dict
-        self.state_names: set[str] = set()  # names passed to load_state_dict
+        self.pending: list[tuple[ast.Call, Location]] = []
+        self.into_state_dict: set[int] = set()  # torch.load calls whose result goes to load_state_dict
 
-    def visit(self, node) -> None:
-        if type(node) is ast.Assign:
-            v = node.value
-            if (isinstance(v, ast.Call) and self.ctx.callee(v)[0] == "torch.load" and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)):
-                v._bplint_target = node.targets[0].id
-            return
+    def visit(self, node: Any) -> None:
         name = self.ctx.callee(node)[1]
         if name == "load_state_dict":
             for a in node.args[:1]:
-                if isinstance(a, ast.Call):
-                    self.into_state_dict.add(id(a))
-                elif isinstance(a, ast.Name):
-                    self.state_names.add(a.id)
+                b = self.ctx.binding(a)  # state = torch.load(...); model.load_state_dict(state)
+                self.into_state_dict.add(id(b.expr if b is not None and b.expr is not None else a))
             return
         if self.ctx.callee(node)[0] != "torch.load":
             return
-        kw = keyword(node, "weights_only")
+        kw = self.ctx.kwarg(node, "weights_only")
         if kw is None:
-            if not has_star_kwargs(node):
-                self.pending.append((node, self.ctx.cell, self.ctx.loc(node)))
+            if not self.ctx.opaque_kwargs(node):
+                self.pending.append((node, self.ctx.loc(node)))
         elif self.ctx.value(kw.value, None) is False:
             self.report(kw, "torch.load(weights_only=False) can run arbitrary code from the file: use "
                         "weights_only=True or safetensors")
 
     def _weights_file(self, node: ast.Call) -> bool:
         """The loaded object is clearly a tensor state dict: safe to add weights_only=True."""
-        if id(node) in self.into_state_dict or getattr(node, "_bplint_target", None) in self.state_names:
+        if id(node) in self.into_state_dict:
             return True
         path = self.ctx.str_value(node.args[0]) if node.args else None
         if path is None:
@@ -312,13 +325,13 @@ checkpoint holds custom classes), or store weights as safetensors.
         return any(w in base for w in ("pytorch_model", "model", "weights"))
 
     def finish(self) -> None:
-        for node, _cell, loc in self.pending:
-            parts = [*node.args, *node.keywords]
+        for node, loc in self.pending:
+            parts: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
+            ends = [(p.end_lineno or p.lineno, p.end_col_offset or p.col_offset) for p in parts]
             fix = None
-            if parts:
-                last = max(parts, key=lambda n: (n.end_lineno, n.end_col_offset))
-                at = (last.end_lineno, last.end_col_offset)
-                fix = Fix([(*at, *at, ", weights_only=True")], safe=self._weights_file(node),
+            if ends:
+                line, col = max(ends)  # after the last argument
+                fix = Fix([(line, col, line, col, ", weights_only=True")], safe=self._weights_file(node),
                           title="add weights_only=True")
             self.ctx.add(self.code, "torch.load() without weights_only=True unpickles the file and can run "
                          "arbitrary code: pass weights_only=True or use safetensors", loc, fix=fix)
@@ -363,15 +376,15 @@ yourself, and mark such a line with `# noqa: BPL204` to document the decision.
 
     node_types = (ast.Call, ast.Assign)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.dumped: set[str] = set()  # names bound to pickle.dumps(...) in this file
 
-    def _is_dumps(self, node) -> bool:
+    def _is_dumps(self, node: ast.AST | None) -> bool:
         return isinstance(node, ast.Call) and (self.ctx.callee(node)[1] or "") == "dumps" and \
             (self.ctx.callee(node)[0] or "").endswith(("pickle.dumps", "dill.dumps", "cloudpickle.dumps"))
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         if type(node) is ast.Assign:
             if self._is_dumps(node.value):
                 self.dumped.update(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -418,7 +431,9 @@ Remove the argument (safetensors is the default) or set it to `True`.
 """
 
     def visit(self, node: ast.Call) -> None:
-        for kw in node.keywords:
+        if self.ctx.builds_keywords(node):
+            return
+        for kw in self.ctx.kwargs(node)[0].values():
             if kw.arg in ("use_safetensors", "safe_serialization") and self.ctx.value(kw.value, 0) is False:
                 self.report(kw, f"{kw.arg}=False switches to pickle checkpoints that can run code when "
                             "loaded: keep safetensors (remove the argument)")
@@ -464,21 +479,25 @@ safetensors files.
         q = ctx.callee(node)[0]
         if q in URL_LOADERS:
             if q == "torch.hub.load":
-                src = keyword(node, "source")
+                src = ctx.kwarg(node, "source")
                 if src is not None and ctx.str_value(src.value) != "github":
                     return
                 self.report(node, "torch.hub.load() downloads and runs hubconf.py from a GitHub repository: "
                             "load weights from a pinned Hub revision or a local safetensors file")
                 return
-            check = keyword(node, "check_hash")
-            if (check is not None and ctx.value(check.value) is True) or keyword(node, "hash_prefix"):
+            check = ctx.kwarg(node, "check_hash")
+            if (check is not None and ctx.value(check.value) is True) or ctx.kwarg(node, "hash_prefix"):
                 return
             self.report(node, f"{q}() loads weights from a URL without integrity check: download from a "
                         "pinned Hub revision and prefer safetensors")
             return
         name = ctx.callee(node)[1]
+        if name == "pipeline" and q not in ("transformers.pipeline", "pipeline"):
+            return  # a pipeline object called on an input (an audio URL), not the factory
         if name in ("from_pretrained", "pipeline", "hf_hub_download", "snapshot_download"):
-            for arg in [*node.args[:2], *(kw.value for kw in node.keywords if kw.arg in (
+            # the repository argument: the first positional one, the second for pipeline(task, model)
+            position = 1 if name == "pipeline" else 0
+            for arg in [*node.args[position:position + 1], *(kw.value for kw in node.keywords if kw.arg in (
                     "pretrained_model_name_or_path", "model", "repo_id"))]:
                 v = ctx.str_value(arg)
                 if v and is_url(v):

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 
-from bplint.analysis import has_star_args, has_star_kwargs, keyword
-from bplint.registry import ERROR, WARNING, Rule, register
-from bplint.rules._facts import TrainingFacts
-from bplint.rules.precision import TRAINING_ARGS
-
-_MISSING = object()
+from bplint.analysis import MISSING, Context, has_star_args
+from bplint.registry import ERROR, WARNING, Location, Rule, register
+from bplint.rules._facts import SEEDING_TRAINERS, TrainingFacts, order, spelled, training_args
 
 
-def kw_value(ctx, call: ast.Call, name: str, default=_MISSING):
-    """Literal value of keyword ``name``: ``default`` when absent, ``_MISSING`` when not literal."""
-    kw = keyword(call, name)
-    if kw is None:
-        return default
-    return ctx.value(kw.value, _MISSING)
-
-
-def is_training_args(ctx, call: ast.Call) -> bool:
-    return ctx.callee(call)[1] in TRAINING_ARGS
+def strategy(ctx: Context, call: ast.Call, name: str, absent: object) -> object:
+    """A ``*_strategy`` argument, also under its legacy name (``evaluation_strategy``): its literal
+    value, ``absent`` when not given, MISSING when not literal."""
+    legacy = {"eval_strategy": "evaluation_strategy"}.get(name)
+    if legacy and ctx.kwarg(call, name) is None and ctx.kwarg(call, legacy) is not None:
+        name = legacy
+    return ctx.kw_value(call, name, absent)
 
 
 def _tokenizer_like(name: str) -> bool:
@@ -41,13 +36,15 @@ class StaticPadding(Rule):
 
     @classmethod
     def wanted(cls, text: str) -> bool:
-        return "\"max_length\"" in text or "'max_length'" in text
+        # a notebook's text is JSON: its double quotes are escaped
+        return any(q in text for q in ('"max_length"', "'max_length'", '\\"max_length\\"'))
     explanation = """
 ## What it does
 Reports a tokenizer call (a callee named like `tokenizer`, `tok`, `processor`, `*encode*`) with
-the literal `padding="max_length"` and without `return_tensors=` (a call that returns tensors
-feeds a model directly, not a dataset) in a file that also builds batches later: a
-`*Trainer(...)`, a `DataCollator*` or a `DataLoader`.
+the literal `padding="max_length"` in a file that also builds batches later: a `*Trainer(...)`, a
+`DataCollator*` or a `DataLoader`. A call with `return_tensors=` feeds a model directly and is not
+reported, unless it is part of a dataset's preprocessing (inside a function or lambda given to
+`.map(...)`).
 
 ## Why is this bad?
 Every example is padded to the model's maximum length once, in `map`, and every batch then
@@ -75,35 +72,42 @@ coarser multiple (64 in the notebook's H100 run) so that only a few lengths occu
 right only where shapes must be fixed (TPU/XLA, `torch.compile` without dynamic shapes).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[tuple[Location, bool, ast.AST | None]] = []  # (where, returns tensors, scope)
+        self.mapped: set[object] = set()  # functions (by name) and lambdas (by id) given to .map(...)
         self.batched = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         t = type(node)
         if t is ast.Call:
             name = self.ctx.callee(node)[1] or ""
             if name.endswith("Trainer") or name.startswith("DataCollator") or name == "DataLoader":
                 self.batched = True
-            kw = keyword(node, "padding")
-            if (
-                kw is not None
-                and self.ctx.value(kw.value, None) == "max_length"
-                and _tokenizer_like(name)
-                and keyword(node, "return_tensors") is None
-            ):
-                self.pending.append(self.ctx.loc(kw))
+            if name == "map" and node.args:
+                fn = node.args[0]
+                self.mapped.add(id(fn) if isinstance(fn, ast.Lambda) else spelled(fn))
+            kw = self.ctx.kwarg(node, "padding")
+            if kw is not None and self.ctx.value(kw.value) == "max_length" and _tokenizer_like(name):
+                tensors = self.ctx.kwarg(node, "return_tensors") is not None
+                self.pending.append((self.ctx.loc(kw), tensors, self.ctx.scope))
         elif t is ast.Name:
             if node.id.startswith("DataCollator"):
                 self.batched = True
         elif node.attr.startswith("DataCollator"):
             self.batched = True
 
+    def _preprocessing(self, scope: ast.AST | None) -> bool:
+        if isinstance(scope, ast.Lambda):
+            return id(scope) in self.mapped
+        return isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) and scope.name in self.mapped
+
     def finish(self) -> None:
         if not self.batched:
             return
-        for loc in self.pending:
+        for loc, tensors, scope in self.pending:
+            if tensors and not self._preprocessing(scope):
+                continue  # tensors for a model, not a dataset
             self.report(
                 loc,
                 "padding='max_length' pads every example to the maximum length although batches are "
@@ -150,14 +154,13 @@ or `save_strategy="best"`.
 
     def visit(self, node: ast.Call) -> None:
         ctx = self.ctx
-        if (
-            not is_training_args(ctx, node)
-            or kw_value(ctx, node, "load_best_model_at_end", False) is not True
-        ):
+        if training_args(ctx, node) is None:
             return
-        star = has_star_kwargs(node) or has_star_args(node)
-        ev = kw_value(ctx, node, "eval_strategy", _MISSING if star else "no")
-        sv = kw_value(ctx, node, "save_strategy", _MISSING if star else "steps")
+        if ctx.kw_value(node, "load_best_model_at_end", False) is not True:
+            return
+        star = has_star_args(node)
+        ev = strategy(ctx, node, "eval_strategy", MISSING if star else "no")
+        sv = strategy(ctx, node, "save_strategy", MISSING if star else "steps")
         if not isinstance(ev, str) or not isinstance(sv, str) or sv == "best":
             return
         if ev != sv:
@@ -168,8 +171,8 @@ or `save_strategy="best"`.
             )
             return
         if ev == "steps":
-            es = kw_value(ctx, node, "eval_steps", _MISSING)
-            ss = kw_value(ctx, node, "save_steps", _MISSING if star else 500)
+            es = ctx.kw_value(node, "eval_steps", MISSING)
+            ss = ctx.kw_value(node, "save_steps", MISSING if star else 500)
             if type(es) is int and type(ss) is int and es >= 1 and ss >= 1 and ss % es:
                 self.report(
                     node.func,
@@ -212,7 +215,9 @@ Keep `bf16=True` on Ampere or newer GPUs, `fp16=True` on older ones; decide at r
 """
 
     def visit(self, node: ast.Call) -> None:
-        if kw_value(self.ctx, node, "fp16", None) is True and kw_value(self.ctx, node, "bf16", None) is True:
+        if self.ctx.builds_keywords(node):
+            return
+        if self.ctx.kw_value(node, "fp16") is True and self.ctx.kw_value(node, "bf16") is True:
             self.report(node.func, "fp16=True and bf16=True exclude each other: keep one of them")
 
 
@@ -235,7 +240,8 @@ Reports a literal `use_cache=True` given as a setting (a keyword of `from_pretra
 `from_config`, a `*Config(...)` or training arguments, or an assignment to `*.use_cache`; not a
 forward or `generate` call that uses the cache on purpose) in a file that turns gradient
 checkpointing on (`gradient_checkpointing=True` or
-`.gradient_checkpointing_enable()`).
+`.gradient_checkpointing_enable()`), unless it comes after the last training call (turning the
+cache back on for generation).
 
 ## Why is this bad?
 The key/value cache is useless in training and incompatible with checkpointing: the model
@@ -260,46 +266,67 @@ Pass `use_cache=False` when training with gradient checkpointing; turn the cache
 (`model.config.use_cache = True`) for generation after training.
 """
 
-    def __init__(self, ctx) -> None:
+    collectors = (TrainingFacts,)
+
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.cache: list = []
+        self.cache: list[Any] = []  # (order, location)
         self.checkpointing = False
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         ctx = self.ctx
         if type(node) is ast.Assign:
-            if ctx.value(node.value, None) is True and any(
+            if ctx.value(node.value) is True and any(
                 isinstance(t, ast.Attribute) and t.attr == "use_cache" for t in node.targets
             ):
-                self.cache.append(ctx.loc(node))
+                self.cache.append((order(ctx, node), ctx.loc(node)))
             return
         if (
             ctx.callee(node)[1] == "gradient_checkpointing_enable"
-            or kw_value(ctx, node, "gradient_checkpointing", None) is True
+            or ctx.kw_value(node, "gradient_checkpointing") is True
         ):
             self.checkpointing = True
-        kw = keyword(node, "use_cache")
+        kw = ctx.kwarg(node, "use_cache")
         name = ctx.callee(node)[1] or ""
         # a setting of the model or its config, not a forward/generate call that uses the cache
-        setting = (
-            name.endswith(("from_pretrained", "from_config", "Config", "Arguments")) or name in TRAINING_ARGS
-        )
-        if kw is not None and setting and ctx.value(kw.value, None) is True:
-            self.cache.append(ctx.loc(kw))
+        setting = name.endswith(("from_pretrained", "from_config", "Config", "Arguments")) or \
+            training_args(ctx, node) is not None
+        if kw is not None and setting and ctx.value(kw.value) is True:
+            self.cache.append((order(ctx, node), ctx.loc(kw)))
 
     def finish(self) -> None:
-        if self.checkpointing:
-            for loc in self.cache:
-                self.report(
-                    loc,
-                    "use_cache=True with gradient checkpointing: the cache is switched off anyway "
-                    "and wastes memory; pass use_cache=False for training",
-                )
+        if not self.checkpointing:
+            return
+        events = self.ctx.collector(TrainingFacts).train_events + self.ctx.collector(TrainingFacts).backward
+        last_training = max((e.order for e in events), default=None)
+        for at, loc in self.cache:
+            if last_training is not None and at > last_training:
+                continue  # the cache switched back on for generation after training
+            self.report(
+                loc,
+                "use_cache=True with gradient checkpointing: the cache is switched off anyway "
+                "and wastes memory; pass use_cache=False for training",
+            )
 
 
-def _trainer_calls(node: ast.Call, ctx) -> bool:
-    name = ctx.callee(node)[1] or ""
-    return name.endswith("Trainer") and name[:1].isupper()
+# TRL trainers that learn from rewards of samples generated during training: the reward curve is
+# their measure of progress, a held-out set is not what the rule asks of them. Matched anywhere in
+# the class name: TRL also ships variants such as AsyncGRPOTrainer.
+ONLINE_RL = ("GRPO", "PPO", "RLOO", "OnlineDPO", "XPO", "NashMD")
+
+
+def hf_trainer(ctx: Context, node: ast.Call) -> str | None:
+    """Name of a transformers-style trainer built by this call (transformers, TRL, setfit,
+    sentence-transformers, or a subclass of the file's own), else None (Lightning, a class of the
+    file's own that is not derived from a library trainer)."""
+    facts = ctx.collector(TrainingFacts)
+    if not facts.is_trainer_ctor(node):
+        return None
+    q, name = ctx.callee(node)
+    lib = (q or "").partition(".")[0]
+    if lib in SEEDING_TRAINERS or name in facts.trainer_classes or q == name:
+        return name
+    return None
 
 
 @register
@@ -309,7 +336,7 @@ class TrainingWithoutEvaluation(Rule):
     summary = "Trainer trains without an evaluation set, or with one that is never evaluated"
     severity = WARNING
     notebook = "notebooks/03_hyperparameter_tuning.ipynb"
-    node_types = (ast.Call, ast.Attribute, ast.ClassDef)
+    node_types = (ast.Call, ast.Attribute)
     collectors = (TrainingFacts,)
     triggers = ("Trainer",)
 
@@ -319,12 +346,17 @@ class TrainingWithoutEvaluation(Rule):
     explanation = """
 ## What it does
 In a file that calls `trainer.train()`, reports a `*Trainer(...)` built without `eval_dataset`
-(no `**kwargs`, fewer than five positional arguments), or, when the file has exactly one
+(nor sentence-transformers' `evaluator=`; no `**kwargs`, fewer than five positional arguments),
+or, when the file has exactly one
 `TrainingArguments(...)` with a literal `eval_strategy="no"` or none at all (and no `**kwargs`,
 no later `args.eval_strategy = ...`), a Trainer that gets an `eval_dataset` which is then never
-evaluated during training. A file that calls `.evaluate(...)` itself is not reported, nor are
-Trainers built inside test functions (`def test_*`), which check that training runs, and classes
-named `*Trainer` that the file defines without deriving them from a library trainer.
+evaluated during training (the legacy `evaluation_strategy=` counts as `eval_strategy=`). A file
+that calls `.evaluate(...)` itself, or a trainer's `.predict(...)`, is not reported, nor are
+Trainers built inside test functions
+(`def test_*`), which check that training runs, classes named `*Trainer` that the file defines
+without deriving them from a library trainer, Lightning's `Trainer` (it validates through `fit()`),
+and TRL's online reinforcement-learning trainers (GRPO, PPO, RLOO, online DPO, XPO, Nash-MD),
+whose progress is the reward of the samples they generate.
 
 ## Why is this bad?
 Without evaluation during training nothing tells over-fitting, a diverging run or a bad learning
@@ -349,45 +381,39 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
 `"steps"` with `eval_steps`).
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.trainers: list = []  # (loc, has_eval)
-        self.args: list = []  # eval strategy literal, or _MISSING when unknown
+        self.trainers: list[Any] = []  # (loc, has_eval)
+        self.args: list[Any] = []  # eval strategy literal, or MISSING when unknown
         self.assigned = False
         self.evaluated = False
-        self.local: set[str] = set()  # classes of this file not derived from a library trainer
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         ctx = self.ctx
-        if type(node) is ast.ClassDef:
-            if not any((ctx.last_name(b) or "").endswith("Trainer") for b in node.bases
-                       if isinstance(b, ast.Name | ast.Attribute)):
-                self.local.add(node.name)
-            return
         if type(node) is ast.Attribute:
-            if node.attr == "eval_strategy" and isinstance(node.ctx, ast.Store):
+            if node.attr in ("eval_strategy", "evaluation_strategy") and isinstance(node.ctx, ast.Store):
                 self.assigned = True
             return
-        if ctx.callee(node)[1] == "evaluate" and isinstance(node.func, ast.Attribute):
-            self.evaluated = True
-        elif is_training_args(ctx, node):
-            star = has_star_kwargs(node) or has_star_args(node)
-            self.args.append(_MISSING if star else kw_value(ctx, node, "eval_strategy", "no"))
-        elif _trainer_calls(node, ctx):
+        name = ctx.callee(node)[1]
+        func = node.func
+        if isinstance(func, ast.Attribute) and (name == "evaluate" or (
+                name == "predict" and ctx.collector(TrainingFacts).trains(func.value))):
+            self.evaluated = True  # the file evaluates the model itself, after training
+        elif training_args(ctx, node) is not None:
+            self.args.append(MISSING if has_star_args(node) else strategy(ctx, node, "eval_strategy", "no"))
+        elif (trainer := hf_trainer(ctx, node)) and not any(rl in trainer for rl in ONLINE_RL):
             if any(getattr(s, "name", "").startswith("test") for s in ctx.scopes):
                 return  # a test checks that training runs, not what it learns
-            if has_star_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
+            if ctx.opaque_kwargs(node) or has_star_args(node) or len(node.args) >= 5:
                 return
-            self.trainers.append((ctx.loc(node.func), keyword(node, "eval_dataset") is not None,
-                                  ctx.callee(node)[1]))
+            evaluates = any(ctx.kwarg(node, k) is not None for k in ("eval_dataset", "evaluator"))
+            self.trainers.append((ctx.loc(node.func), evaluates))
 
     def finish(self) -> None:
         if not self.ctx.collector(TrainingFacts).train_events or self.evaluated:
             return
         never = len(self.args) == 1 and self.args[0] == "no" and not self.assigned
-        for loc, has_eval, name in self.trainers:
-            if name in self.local:
-                continue  # a trainer class of its own (not a transformers/TRL Trainer)
+        for loc, has_eval in self.trainers:
             if not has_eval:
                 self.report(
                     loc,
@@ -398,7 +424,7 @@ Hold out a validation split, pass it as `eval_dataset` and set `eval_strategy="e
                 self.report(
                     loc,
                     "eval_dataset is never evaluated during training (eval_strategy is 'no'): set "
-                    "eval_strategy='epoch' or 'steps' in TrainingArguments",
+                    "eval_strategy='epoch' or 'steps' in the training arguments",
                 )
 
 
@@ -410,12 +436,15 @@ class EvaluationWithoutSelection(Rule):
     severity = WARNING
     notebook = "notebooks/03_hyperparameter_tuning.ipynb"
     node_types = (ast.Call, ast.Name, ast.Attribute)
-    triggers = ("eval_strategy",)
+    collectors = (TrainingFacts,)
+    triggers = ("eval_strategy", "evaluation_strategy")
     explanation = """
 ## What it does
-Reports `TrainingArguments(...)` with a literal `eval_strategy` other than `"no"`, without any
-`load_best_model_at_end=` and without `**kwargs`, in a file that never mentions
-`EarlyStoppingCallback` nor assigns `*.load_best_model_at_end`.
+Reports `TrainingArguments(...)` with a literal `eval_strategy` (or the legacy
+`evaluation_strategy`) other than `"no"`, without any
+`load_best_model_at_end=` and without `**kwargs` that bplint cannot read, in a file that never
+mentions `EarlyStoppingCallback` nor assigns `*.load_best_model_at_end`. A file whose trainers all
+lack an `eval_dataset` is not reported: nothing is evaluated there (BPL405 reports it).
 
 ## Why is this bad?
 The run measures the validation metric at every evaluation and then keeps the weights of the
@@ -440,12 +469,14 @@ and add `EarlyStoppingCallback`. Passing `load_best_model_at_end=False` records 
 last checkpoint is intended.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.pending: list = []
+        self.pending: list[Any] = []
         self.selected = False
+        self.evaluating_trainers = 0  # trainers given an eval_dataset
+        self.blind_trainers = 0  # trainers without one: nothing is evaluated (BPL405's concern)
 
-    def visit(self, node) -> None:
+    def visit(self, node: Any) -> None:
         t = type(node)
         if t is ast.Name:
             if node.id == "EarlyStoppingCallback":
@@ -458,15 +489,21 @@ last checkpoint is intended.
                 self.selected = True
             return
         ctx = self.ctx
-        if not is_training_args(ctx, node) or has_star_kwargs(node) or has_star_args(node):
+        if hf_trainer(ctx, node):
+            if ctx.kwarg(node, "eval_dataset") is not None or ctx.opaque_kwargs(node) or len(node.args) >= 5:
+                self.evaluating_trainers += 1
+            else:
+                self.blind_trainers += 1
             return
-        ev = kw_value(ctx, node, "eval_strategy", "no")
-        if isinstance(ev, str) and ev != "no" and keyword(node, "load_best_model_at_end") is None:
+        if training_args(ctx, node) is None or ctx.opaque_kwargs(node) or has_star_args(node):
+            return
+        ev = strategy(ctx, node, "eval_strategy", "no")
+        if isinstance(ev, str) and ev != "no" and ctx.kwarg(node, "load_best_model_at_end") is None:
             self.pending.append(ctx.loc(node.func))
 
     def finish(self) -> None:
-        if self.selected:
-            return
+        if self.selected or (self.blind_trainers and not self.evaluating_trainers):
+            return  # no trainer of the file gets an evaluation set: nothing is evaluated
         for loc in self.pending:
             self.report(
                 loc,
@@ -490,6 +527,7 @@ class NoDeterminism(Rule):
     severity = WARNING
     notebook = "notebooks/08_reproducibility.ipynb"
     opt_in = True
+    enabled_by = "deterministic"
     node_types = (ast.Call,)
     collectors = (TrainingFacts,)
     triggers = ("train(", "fit(", "backward")  # the file trains
@@ -525,7 +563,7 @@ Call `transformers.enable_full_determinism(seed)` (sets `CUBLAS_WORKSPACE_CONFIG
 `torch.use_deterministic_algorithms(True)`), or pass `full_determinism=True`. Expect slower kernels.
 """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.deterministic = False
 
@@ -534,8 +572,8 @@ Call `transformers.enable_full_determinism(seed)` (sets `CUBLAS_WORKSPACE_CONFIG
         if (
             name in ("use_deterministic_algorithms", "enable_full_determinism")
             or name in ARG_PARSERS
-            or keyword(node, "full_determinism") is not None
-            or (name == "set_seed" and keyword(node, "deterministic") is not None)
+            or self.ctx.kwarg(node, "full_determinism") is not None
+            or (name == "set_seed" and self.ctx.kwarg(node, "deterministic") is not None)
         ):
             self.deterministic = True
 

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path[:1]:
-    sys.path.insert(0, str(REPO_ROOT))
+from bplint.engine import analyse
+from bplint.registry import all_rules
+from bplint.rules._requirements import VersionRange
+from bplint.selection import Selection
 
-from bplint.engine import lint_source  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_OPTIONS = {"cpu_only": False, "pin_policy": "application"}
+# Every rule, opt-in rules included, with suppression comments applied.
+EVERY_RULE = Selection([r.code for r in all_rules()], [], [], [])
+
+
+def lint_source(path: str, kind: str, data: bytes, options: dict | None = None):
+    """All findings of a document with every rule enabled and suppression comments applied."""
+    analysis = analyse(path, kind, data, options or DEFAULT_OPTIONS)
+    return EVERY_RULE.for_file(path).apply(analysis.findings, analysis.noqa, analysis.disabled)
 
 
 # Families of the core rules: tests written for them ignore findings of the later families.
@@ -26,6 +34,8 @@ def lint(source: str, kind: str = "python", path: str = "script.py", families: t
          **options):
     """Findings of a document given as text (dedented), optionally only of the given code prefixes."""
     opts = {**DEFAULT_OPTIONS, **options}
+    if "pins" in opts:  # {"transformers": "<5"}: the versions a requirement file would allow
+        opts["pins"] = {pkg: VersionRange.parse(spec).to_list() for pkg, spec in opts["pins"].items()}
     data = textwrap.dedent(source).encode() if isinstance(source, str) else source
     found = lint_source(path, kind, data, opts)
     return found if families is None else [f for f in found if f.code.startswith(families)]
@@ -47,10 +57,8 @@ def notebook(*cells, nbformat: int = 4) -> str:
 
 
 def run_cli(*args: str, cwd: Path | str | None = None, check_no_traceback: bool = True):
-    """Run ``python -m bplint`` in a subprocess with this repository's bplint first on the path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-m", "bplint", *args], cwd=cwd or REPO_ROOT, env=env,
+    """Run ``python -m bplint`` in a subprocess (the environment's bplint is this checkout's)."""
+    proc = subprocess.run([sys.executable, "-m", "bplint", *args], cwd=cwd or REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
     if check_no_traceback:
         assert "Traceback" not in proc.stderr, proc.stderr

@@ -5,11 +5,10 @@ import json
 
 import bplint_testutil
 import pytest
-from bplint_testutil import run_cli
+from bplint_testutil import lint_source, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bplint.engine import lint_source
 from bplint.sources import MAX_FILE_SIZE
 
 lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
@@ -46,6 +45,14 @@ def test_syntax_error_location():
 def test_coding_cookie_is_honoured():
     data = "# -*- coding: latin-1 -*-\nimport pickle\npickle.load(f)  # café\n".encode("latin-1")
     assert [f.code for f in lint(data)] == ["BPL204"]
+
+
+def test_unknown_coding_cookie_is_a_parse_error():
+    # Python refuses such a file ("unknown encoding"), even when its bytes are valid UTF-8
+    (f,) = lint(b"# -*- coding: no-such-codec -*-\nimport pickle\npickle.load(f)\n")
+    assert f.code == "BPL000" and "unknown encoding in the coding declaration: 'no-such-codec'" in f.message
+    (f,) = lint(b"#!/usr/bin/env python\n# coding: latin-1\nx = '\xe9'\n\x00")
+    assert f.code == "BPL000" and "binary" in f.message
 
 
 def test_bad_cell_source_type():

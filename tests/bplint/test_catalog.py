@@ -147,8 +147,8 @@ def test_removed_arguments(src):
 
 def test_removed_arguments_version_aware():
     src = 'TrainingArguments("o", evaluation_strategy="epoch")'
-    assert only(src, "BPL501", pins={"transformers": 4}) == []
-    assert only(src, "BPL501", pins={"transformers": 5}) == ["BPL501"]
+    assert only(src, "BPL501", pins={"transformers": "==4.46.0"}) == []
+    assert only(src, "BPL501", pins={"transformers": "==5.24.0"}) == ["BPL501"]
     assert only('my_function(tokenizer=tok, torch_dtype=x)', "BPL501") == []
 
 
@@ -168,7 +168,7 @@ def test_load_metric():
     assert only('from datasets import load_metric\nm = load_metric("accuracy")', "BPL502") == ["BPL502"]
     assert only('import datasets\nm = datasets.load_metric("accuracy")', "BPL502") == ["BPL502"]
     assert only('import evaluate\nm = evaluate.load("accuracy")', "BPL502") == []
-    assert only('import datasets\ndatasets.load_metric("a")', "BPL502", pins={"datasets": 2}) == []
+    assert only('import datasets\ndatasets.load_metric("a")', "BPL502", pins={"datasets": "<3"}) == []
 
 
 def test_deprecated_cuda_amp():

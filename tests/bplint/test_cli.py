@@ -1,7 +1,6 @@
 """Command line: formats, exit codes, configuration, selection, suppression, rule docs."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -86,14 +85,25 @@ def test_config_in_pyproject(bad_project):
     bad_project("sub/deep/x.py", "import torch\ntorch.load(p)\n")
     proc = run_cli("--no-cache", "x.py", cwd=root / "sub" / "deep")
     assert "x.py:2:1: BPL203" in proc.stdout
+    # a file named on the command line is linted, excluded or not (as ruff does); with
+    # --force-exclude (the pre-commit hook) it is skipped, and bplint says so
     proc = run_cli("--no-cache", str(root / "requirements.txt"), cwd=root)
-    assert proc.returncode == 0
+    assert proc.returncode == 1 and "BPL101" in proc.stdout
+    proc = run_cli("--no-cache", "--force-exclude", str(root / "requirements.txt"), cwd=root)
+    assert proc.returncode == 0 and "No files were linted" in proc.stdout
+    assert "excluded by 'requirements.txt'" in proc.stderr
 
 
 @pytest.mark.parametrize("table,needle", [
     ('unknown-key = 1', "unknown-key"),
     ('select = ["BPL42"]', "BPL42"),
-    ('ignore = "BPL2,XYZ"', "XYZ"),
+    ('ignore = ["BPL2", "XYZ"]', "XYZ"),
+    ('ignore = "BPL2"', "'ignore' must be a list, not a string"),
+    ('cpu-only = 1', "'cpu-only' must be a boolean, not an integer"),
+    ('deterministic = "yes"', "'deterministic' must be a boolean"),
+    ('respect-gitignore = []', "'respect-gitignore' must be a boolean, not a list"),
+    ('per-file-ignores = {"a.py" = "BPL2"}', "per-file-ignores.a.py"),
+    ('extend-exclude = "runs"', "'extend-exclude' must be a list"),
     ('pin-policy = "strict"', "pin-policy"),
     ('cpu-only = "yes"', "cpu-only"),
     ('per-file-ignores = ["x"]', "per-file-ignores"),
@@ -150,6 +160,21 @@ def test_noqa_and_file_level_disable(project):
     assert json.loads(proc.stdout) == []
 
 
+def test_only_comments_suppress(project):
+    """A string that contains ``# noqa`` or ``# bplint: disable`` (a sample source, documentation)
+    suppresses nothing and is no unused noqa either."""
+    project("c.py", '''\
+        import pickle
+        SAMPLE = "# bplint: disable=BPL204"
+        x = pickle.load(f), "# noqa: BPL204"
+        DOC = """
+        pickle.load(f)  # noqa: BPL203
+        """
+        ''')
+    proc = run_cli("--no-cache", "--format", "json", "--extend-select", "BPL901", "c.py", cwd=project.root)
+    assert [(d["code"], d["line"]) for d in json.loads(proc.stdout)] == [("BPL204", 3)]
+
+
 def test_json_format_fields(bad_project):
     out = json.loads(run_cli("--format", "json", "--no-cache", "train.py", cwd=bad_project.root).stdout)
     d = out[0]
@@ -181,7 +206,8 @@ def test_sarif_format_structure(bad_project):
         assert loc["artifactLocation"]["uri"]
         assert loc["region"]["startLine"] >= 1 and loc["region"]["startColumn"] >= 1
     uri = lambda r: r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]  # noqa: E731
-    nb = [r for r in run["results"] if uri(r) == "nb.ipynb"]
+    assert all(uri(r).startswith("file:///") for r in run["results"])
+    nb = [r for r in run["results"] if uri(r) == (bad_project.root / "nb.ipynb").as_uri()]
     assert nb[0]["properties"]["cell"] == 1 and nb[0]["properties"]["cellLine"] == 2
     assert nb[0]["message"]["text"].startswith("[cell 1, line 2] ")
 
@@ -262,6 +288,5 @@ def test_version_and_lint_import_nothing_heavy(tmp_path):
         "heavy = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -38,6 +38,7 @@ def codes_of(proc):
 
 
 def test_fix_script_safe_only_and_idempotent(project):
+    project("requirements.txt", "transformers==5.24.0\n")  # renames are safe on transformers 5
     path = project("train.py", SCRIPT)
     root = project.root
     diff = run_cli("--diff", "--no-cache", cwd=root)
@@ -54,6 +55,18 @@ def test_fix_script_safe_only_and_idempotent(project):
     assert path.read_text() == FIXED
     assert "fixed 0 findings" in again.stderr
     assert run_cli("--diff", "--no-cache", cwd=root).returncode == 0
+
+
+def test_renames_are_unsafe_without_a_pinned_transformers(project):
+    path = project("train.py", SCRIPT)
+    run_cli("--fix", "--no-cache", cwd=project.root)
+    text = path.read_text()
+    assert "evaluation_strategy=" in text and "tokenizer=tok" in text  # an older release lacks the new names
+    assert 'torch.load("out/pytorch_model.bin", weights_only=True)' in text
+    project("requirements.txt", "transformers>=4.30\n")  # processing_class needs 4.46
+    path.write_text(SCRIPT)
+    run_cli("--fix", "--no-cache", cwd=project.root)
+    assert "tokenizer=tok" in path.read_text()
 
 
 def test_unsafe_fixes(project):
@@ -108,6 +121,7 @@ def _notebook():
 
 
 def test_fix_notebook_keeps_outputs_and_layout(project):
+    project("requirements.txt", "transformers==5.24.0\n")
     original = _notebook()
     path = project("nb.ipynb", original)
     diff = run_cli("--diff", "--no-cache", cwd=project.root)
@@ -126,6 +140,7 @@ def test_fix_notebook_keeps_outputs_and_layout(project):
 
 
 def test_notebook_with_foreign_layout_is_left_alone(project):
+    project("requirements.txt", "transformers==5.24.0\n")
     nb = json.loads(_notebook())
     text = json.dumps(nb, indent=3) + "\n\n"
     path = project("nb.ipynb", text)
@@ -135,6 +150,7 @@ def test_notebook_with_foreign_layout_is_left_alone(project):
 
 
 def test_fix_respects_per_file_ignores(project):
+    project("requirements.txt", "transformers==5.24.0\n")
     (project.root / "pyproject.toml").write_text(
         '[project]\nname = "d"\nversion = "0"\n[tool.bplint]\n'
         'per-file-ignores = { "legacy_*.py" = ["BPL501"] }\n')

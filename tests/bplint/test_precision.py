@@ -12,7 +12,6 @@ lint = functools.partial(bplint_testutil.lint, families=bplint_testutil.CORE)
 @pytest.mark.parametrize("src", [
     'from transformers import TrainingArguments\nTrainingArguments(output_dir="o")',
     'import transformers as tf\ntf.Seq2SeqTrainingArguments("o", num_train_epochs=1)',
-    'from trl import SFTConfig\nSFTConfig(output_dir="o")',
     'from transformers import TrainingArguments as TA\nTA("o", use_cpu=False)',
 ])
 def test_training_args_without_precision(src):
@@ -32,19 +31,51 @@ def test_training_args_negatives(src):
     assert codes(src) == []
 
 
+def test_trl_configs_default_to_bf16_from_0_19():
+    src = 'from trl import SFTConfig\nSFTConfig(output_dir="o")'
+    assert codes(src) == []  # any recent TRL: bf16=True unless fp16
+    assert codes(src, pins={"trl": "==0.12.0"}) == ["BPL301"]
+    assert codes(src, pins={"trl": ">=0.19"}) == []
+
+
+@pytest.mark.parametrize("src", [
+    'from setfit import TrainingArguments\nTrainingArguments(output_dir="o")',  # no precision fields
+    'from transformers import TFTrainingArguments, TrainingArguments\nimport tensorflow as tf\n'
+    'TrainingArguments("o")',
+    'from transformers import AutoModel, TrainingArguments\nimport torch\n'
+    'm = AutoModel.from_pretrained(path, dtype=torch.bfloat16)\nTrainingArguments("o")',
+    'from transformers import AutoModel, BitsAndBytesConfig, TrainingArguments\n'
+    'm = AutoModel.from_pretrained(path, quantization_config=BitsAndBytesConfig(load_in_4bit=True))\n'
+    'TrainingArguments("o")',
+    'from transformers import TrainingArguments\nTrainingArguments("o", **{"bf16": True})',
+])
+def test_training_args_other_libraries_and_reduced_precision_models(src):
+    assert codes(src) == [], src
+
+
 def test_cpu_only_option():
     assert codes('TrainingArguments("o")', cpu_only=True) == []
     assert codes("from accelerate import Accelerator\nAccelerator()", cpu_only=True) == []
 
 
 def test_accelerator():
-    assert codes("from accelerate import Accelerator\nAccelerator()") == ["BPL302"]
-    assert codes("import accelerate\naccelerate.Accelerator(gradient_accumulation_steps=2)") == ["BPL302"]
-    assert codes("from accelerate import Accelerator\nAccelerator(mixed_precision='bf16')") == []
-    assert codes("from accelerate import Accelerator\nAccelerator(mixed_precision=mp)") == []
-    assert codes("from accelerate import Accelerator\nAccelerator(**kw)") == []
-    assert codes("from accelerate import Accelerator\nAccelerator(cpu=True)") == []
-    assert codes("from mylib import Accelerator\nAccelerator()") == []
+    train = "\nmodel, optimizer = acc.prepare(model, optimizer)\n"
+    assert codes("from accelerate import Accelerator\nacc = Accelerator()" + train) == ["BPL302"]
+    grad = "import accelerate\nacc = accelerate.Accelerator(gradient_accumulation_steps=2)"
+    assert codes(grad + train) == ["BPL302"]
+    head = "from accelerate import Accelerator\n"
+    assert codes(head + "acc = Accelerator(mixed_precision='bf16')" + train) == []
+    assert codes(head + "acc = Accelerator(mixed_precision=mp)" + train) == []
+    assert codes("from accelerate import Accelerator\nacc = Accelerator(**kw)" + train) == []
+    assert codes("from accelerate import Accelerator\nacc = Accelerator(cpu=True)" + train) == []
+    assert codes("from mylib import Accelerator\nacc = Accelerator()" + train) == []
+    # asking for the device, or never training through it: precision does not matter
+    assert codes("from accelerate import Accelerator\ndevice = Accelerator().device" + train) == []
+    assert codes("from accelerate import Accelerator\nacc = Accelerator()\n") == []
+    # preparing models alone loads checkpoints or runs embedders; backward or accumulate trains
+    assert codes(head + "acc = Accelerator()\nunet, enc = acc.prepare(unet, enc)\n") == []
+    assert codes(head + "acc = Accelerator()\nmodel = acc.prepare(model)\nacc.backward(loss)\n") == ["BPL302"]
+    assert codes(head + "acc = Accelerator()\nwith acc.accumulate(model):\n    pass\n") == ["BPL302"]
 
 
 LOOP = """

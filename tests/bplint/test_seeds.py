@@ -1,6 +1,7 @@
 """BPL001 training-without-seed and BPL002 seed-after-model-init."""
 
 import functools
+import textwrap
 
 import bplint_testutil
 from bplint_testutil import notebook
@@ -50,7 +51,10 @@ def test_seed_after_model_with_model_init_is_clean():
 
 
 def test_direct_trainer_call_and_subclass_and_sfttrainer():
-    assert codes("from trl import SFTTrainer\nSFTTrainer(model=m).train()\n") == ["BPL001"]
+    # the trainers seed in their constructor: only a model with new random weights built before counts
+    head = "from transformers import AutoModelForSequenceClassification as M\nm = M.from_pretrained(p)\n"
+    assert codes("from trl import SFTTrainer\nSFTTrainer(model=m).train()\n") == []
+    assert codes(head + "from trl import SFTTrainer\nSFTTrainer(model=m).train()\n") == ["BPL001"]
     src = """
     from transformers import Trainer
     class MyT(Trainer):
@@ -58,7 +62,8 @@ def test_direct_trainer_call_and_subclass_and_sfttrainer():
     t = MyT(model=m)
     t.train()
     """
-    assert codes(src) == ["BPL001"]
+    assert codes(src) == []
+    assert codes(head + textwrap.dedent(src)) == ["BPL001"]
 
 
 def test_model_train_mode_is_not_training():
@@ -168,7 +173,9 @@ def test_trainer_that_loads_the_model_by_name_seeds_itself():
     src = "from trl import SFTTrainer\ntrainer = SFTTrainer(model={}, args=a)\ntrainer.train()\n"
     assert codes(src.format('"org/name"')) == []
     assert codes(src.format("model_args.model_name_or_path")) == []
-    assert codes(src.format("model")) == ["BPL001"]
+    assert codes(src.format("model")) == []  # a model built elsewhere: nothing random before the seed
+    built = "import torch\nmodel = torch.nn.Linear(2, 2)\n"
+    assert codes(built + src.format("model")) == ["BPL001"]
 
 
 def test_complete_language_model_and_peft_adapters():
