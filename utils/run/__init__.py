@@ -17,7 +17,6 @@ parameters cell before anything runs. Exit status: 0 when every notebook ran, 1 
 import argparse
 import datetime
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -196,12 +195,9 @@ def _start(
     }
     spec_path = scratch / f"{notebook.stem}.spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    env = dict(os.environ)
-    # Kernels import utils from this checkout, wherever the runner was started from.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return subprocess.Popen(
-        [sys.executable, "-m", "utils.run.worker", str(spec_path)], env=env, cwd=REPO_ROOT
-    )
+    # Started in the repository root like `python -m utils.run`; its kernel finds utils through the
+    # environment (make setup's .pth file), as every notebook does.
+    return subprocess.Popen([sys.executable, "-m", "utils.run.worker", str(spec_path)], cwd=REPO_ROOT)
 
 
 def _collect(
