@@ -1,12 +1,13 @@
 # Two entry points: `make run` executes the notebook suite, `make test` runs the test suite.
 # Both create .venv once (pinned by constraints.txt) and reuse it while the pins are unchanged.
+# `make report` renders the committed reference runs as runs/reference/report.html.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test report lint clean
 
 setup: $(STAMP)
 
@@ -23,6 +24,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest $(ARGS)
+
+report: $(STAMP)
+	$(PY) -m utils.run --report results/ $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -2,8 +2,38 @@ import json
 from pathlib import Path
 
 import pytest
+import suite_run
 
 from utils import REPO_ROOT
+
+SUITE_RUN = pytest.StashKey[suite_run.BackgroundRun]()
+
+
+def pytest_collection_finish(session):
+    """Start the notebook suite's one execution as soon as the tests are known: the unit tests then
+    run while the notebooks execute, and tests/test_notebook_suite.py waits for it."""
+    if session.config.option.collectonly:
+        return
+    stems = suite_run.selected_stems(session)
+    if stems:
+        session.config.stash[SUITE_RUN] = suite_run.BackgroundRun(stems)
+
+
+def pytest_sessionfinish(session):
+    background = session.config.stash.get(SUITE_RUN, None)
+    if background is not None:
+        background.stop()
+
+
+@pytest.fixture(scope="session")
+def notebook_suite(request) -> suite_run.SuiteRun:
+    """The suite's execution, once it has finished (started at collection, see above)."""
+    background = request.config.stash.get(SUITE_RUN, None)
+    if background is None:  # a session that did not select the notebook tests at collection
+        background = request.config.stash[SUITE_RUN] = suite_run.BackgroundRun(
+            [nb.stem for nb in suite_run.NOTEBOOKS]
+        )
+    return background.wait(lambda line: suite_run.say(request.config, line))
 
 
 @pytest.fixture

@@ -105,16 +105,36 @@ def test_load_squad_prefers_the_environment_file(squad_file, monkeypatch):
     assert len(data.load_squad()) == 2
 
 
-@pytest.mark.skipif(not data.DEFAULT_SQUAD_FILE.is_file(), reason="shared SQuAD subset not present")
-def test_shared_squad_subset(monkeypatch):
+def test_squad_subset_ships_with_the_repository(monkeypatch, repo_root):
     monkeypatch.delenv(data.SQUAD_FILE_ENV, raising=False)
+    assert data.DEFAULT_SQUAD_FILE.is_relative_to(repo_root)
     squad = data.load_squad()
     assert len(squad) == 501
+    assert len(set(squad["title"])) == 12
     assert all(
         r["context"][s : s + len(t)] == t
         for r in squad
-        for s, t in zip(r["answers"]["answer_start"][:1], r["answers"]["text"][:1], strict=True)
+        for s, t in zip(r["answers"]["answer_start"], r["answers"]["text"], strict=True)
     )
+    notice = (data.DEFAULT_SQUAD_FILE.parent / "README.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in notice and "Rajpurkar" in notice
+
+
+def test_a_named_squad_file_that_is_missing_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.SQUAD_FILE_ENV, str(tmp_path / "typo.json"))
+    with pytest.raises(FileNotFoundError, match=r"typo\.json"):
+        data.load_squad()
+
+
+def test_missing_subset_offline_says_how_to_restore_it(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.SQUAD_FILE_ENV, raising=False)
+    monkeypatch.setattr(data, "DEFAULT_SQUAD_FILE", data.REPO_ROOT / "data" / "absent" / "squad.json")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(hub.HubUnavailableError) as error:
+        data.load_squad()
+    message = str(error.value)
+    assert "data/absent/squad.json is missing" in message and "git checkout" in message
+    assert "load_squad" not in message  # never send the user to the function that just failed
 
 
 def test_hub_dataset_offline_fails_fast(monkeypatch):

@@ -1,8 +1,11 @@
+import importlib
+import importlib.util
+import re
 import socket
 
 import pytest
 
-from utils import hub
+from utils import REPO_ROOT, hub
 
 
 def _no_network(*args, **kwargs):
@@ -32,3 +35,15 @@ def test_unreachable_endpoint_gives_the_offline_hint(monkeypatch, value):
     monkeypatch.setattr(socket, "create_connection", refuse)
     with pytest.raises(hub.HubUnavailableError, match=r"cannot be reached.*load_squad"):
         hub.ensure_reachable("squad")
+
+
+def test_every_default_the_offline_hint_names_exists():
+    """A plain clone with the pinned environment has every function, folder and package the hint names."""
+    for dotted in re.findall(r"utils\.\w+\.\w+(?=\(\))", hub.OFFLINE_HINT):
+        module, name = dotted.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), name)), dotted
+    for folder in re.findall(r"data/[\w-]+/", hub.OFFLINE_HINT):
+        assert any((REPO_ROOT / folder).glob("*.json")), folder
+    for package in re.findall(r"the installed ([\w-]+) package", hub.OFFLINE_HINT):
+        assert importlib.util.find_spec(package.replace("-", "_")) is not None, package
+    assert "utils.models" in hub.OFFLINE_HINT and importlib.import_module("utils.models")

