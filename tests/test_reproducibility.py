@@ -2,24 +2,14 @@ import json
 
 import pandas as pd
 import torch
+from tiny_models import tiny_run_arguments
 from torch.utils.tensorboard import SummaryWriter
 
 from utils import environment
 from utils.programs import resumable_train
 from utils.topics import reproducibility
 
-TINY = [
-    "--steps",
-    "6",
-    "--batch-size",
-    "2",
-    "--max-length",
-    "16",
-    "--train-examples",
-    "16",
-    "--eval-examples",
-    "8",
-]
+TINY = tiny_run_arguments(6)
 
 
 def test_tensor_hash_sees_one_changed_bit():

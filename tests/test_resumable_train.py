@@ -2,21 +2,11 @@ import os
 import shutil
 
 import torch
+from tiny_models import tiny_run_arguments
 
 from utils.programs import resumable_train
 
-TINY = [
-    "--steps",
-    "4",
-    "--batch-size",
-    "2",
-    "--max-length",
-    "16",
-    "--train-examples",
-    "16",
-    "--eval-examples",
-    "8",
-]
+TINY = tiny_run_arguments(4)
 
 
 def test_weights_hash_sees_one_changed_value():

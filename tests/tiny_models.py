@@ -20,3 +20,15 @@ def tiny_bert_config(**overrides) -> BertConfig:
 
 def tiny_gpt2_config(**overrides) -> GPT2Config:
     return GPT2Config(**{**TINY_GPT2, **overrides})
+
+
+def tiny_run_arguments(steps: int) -> list[str]:
+    """Command-line arguments of ``utils.programs.resumable_train`` for a run of ``steps`` tiny steps."""
+    sizes = {
+        "--steps": steps,
+        "--batch-size": 2,
+        "--max-length": 16,
+        "--train-examples": 16,
+        "--eval-examples": 8,
+    }
+    return [part for option, value in sizes.items() for part in (option, str(value))]
