@@ -66,16 +66,25 @@ def across_cards(by_card: list[Verdict | None]) -> str:
     return "; ".join(notes)
 
 
+def claim_rows(runs: list[dict[str, Verdict]]) -> list[tuple[str, list[Verdict | None]]]:
+    """One row per claim over runs ordered oldest first (their verdicts by claim id): the newest run's
+    claims first, then those only older runs have; each row is the newest statement of the claim
+    and every run's verdict on it (``None`` where a run has no such claim)."""
+    ids = dict.fromkeys(claim_id for verdicts in reversed(runs) for claim_id in verdicts)
+    rows = []
+    for claim_id in ids:
+        row = [verdicts.get(claim_id) for verdicts in runs]
+        rows.append((next(v.claim for v in reversed(row) if v is not None), row))
+    return rows
+
+
 def notebook_table(notebook: str, cards: dict[str, dict[str, dict]]) -> list[str]:
     names = [card for card in cards if notebook in cards[card]]
-    verdicts = {card: {v.id: v for v in cards[card][notebook]["verdicts"]} for card in names}
-    ids = list(dict.fromkeys(i for card in reversed(names) for i in verdicts[card]))
     lines = [f"## {notebook}", ""]
     lines += [f"- {card}: {describe(cards[card][notebook]['environment'])}" for card in names]
     lines += ["", "| claim | " + " | ".join(names) + " | across cards |", "|" + " --- |" * (len(names) + 2)]
-    for claim_id in ids:
-        by_card = [verdicts[card].get(claim_id) for card in names]
-        statement = next(v.claim for v in reversed(by_card) if v is not None)
+    runs = [{v.id: v for v in cards[card][notebook]["verdicts"]} for card in names]
+    for statement, by_card in claim_rows(runs):
         cells = [statement, *(state_text(v) for v in by_card), across_cards(by_card)]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return [*lines, ""]

@@ -87,18 +87,14 @@ def cross_hardware_table(entries: list[Entry], reference_dir: Path, run_column: 
     lines = ["| notebook | claim | " + " | ".join(_cell(n) for n in names) + " | across cards |"]
     lines.append("|" + " --- |" * (len(names) + 3))
     for entry in entries:
-        run = {v.id: v for v in entry.document["verdicts"]} if run_column and entry.document else {}
         by_card = [
             {v.id: v for v in loaded[card][entry.stem]["verdicts"]} if entry.stem in loaded[card] else {}
             for card in loaded
         ]
-        ids = dict.fromkeys([*run, *(claim_id for verdicts in reversed(by_card) for claim_id in verdicts)])
-        for claim_id in ids:
-            on_cards = [verdicts.get(claim_id) for verdicts in by_card]
-            statement = next(v.claim for v in [run.get(claim_id), *reversed(on_cards)] if v is not None)
-            states = ([cards.state_text(run.get(claim_id))] if run_column else []) + [
-                cards.state_text(verdict) for verdict in on_cards
-            ]
+        run = [{v.id: v for v in entry.document["verdicts"]} if entry.document else {}] if run_column else []
+        for statement, row in cards.claim_rows(by_card + run):  # this run counts as the newest
+            on_cards = row[: len(by_card)]
+            states = [cards.state_text(verdict) for verdict in row[len(by_card) :] + on_cards]
             cells = [entry.stem, statement, *states, cards.across_cards(on_cards)]
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(lines)
