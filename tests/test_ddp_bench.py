@@ -192,7 +192,7 @@ def test_every_arm_is_timed_in_every_round_or_skipped_with_a_reason(two_processe
         for name, arm in result["arms"].items():
             assert len(arm["round_seconds"]) == TINY.rounds, name
             assert len(arm["step_seconds"]) == TINY.rounds * TINY.steps, name
-        assert result["arms"]["ddp_2x_batch"]["per_device_batch"] == 2 * TINY.batch
+        assert result["arms"]["ddp_4x_batch"]["per_device_batch"] == 4 * TINY.batch
         assert result["arms"]["accum_no_sync"]["accum_steps"] == TINY.accum_steps
 
 
@@ -200,18 +200,19 @@ def test_decomposition_covers_every_gradient_and_both_arms(two_processes):
     parameters = two_processes.task("throughput")[0]["parameters"]
     for result in two_processes.task("decompose"):
         assert sum(result["bucket_bytes"]) == 4 * parameters  # every fp32 gradient in some bucket
-        for name in ("ddp", "local"):
+        for name in ddp_bench.DECOMPOSED_ARMS:
             phases = result[name]["phases"]
             assert phases["step"] == pytest.approx(
                 phases["forward"] + phases["backward"] + phases["optimizer"]
             )
             assert result[name]["kernels"] is None  # no device kernels on a CPU
-        timers = result["ddp"]["ddp_timers"]
-        assert timers["backward_compute"] > 0 and timers["comm_span"] > 0
-        assert timers["comm_after_backward"] == pytest.approx(
-            max(0.0, timers["comm_span"] - timers["comm_overlapped"])
-        )
-        assert "ddp_timers" not in result["local"]
+        for ddp, local in (("ddp", "local"), ("ddp_4x_batch", "local_4x_batch")):
+            timers = result[ddp]["ddp_timers"]
+            assert timers["backward_compute"] > 0 and timers["comm_span"] > 0
+            assert timers["comm_after_backward"] == pytest.approx(
+                max(0.0, timers["comm_span"] - timers["comm_overlapped"])
+            )
+            assert "ddp_timers" not in result[local]
         assert all(len(times) == TINY.comm_repeats for times in result["buckets_alone"].values())
 
 

@@ -57,21 +57,28 @@ def test_kernel_activity_separates_overlapped_from_exposed_communication():
     assert activity["kernels_per_step"] == 2.5
 
 
-def test_step_growth_adds_up_to_the_measured_growth():
-    one = distributed.StepSample(
-        ddp=0.100, local=0.095, local_backward=0.060, ddp_backward_compute=0.062, comm_after_backward=0.001
+def test_growth_splits_the_step_into_parts_that_add_up_per_round():
+    rounds = distributed.ScalingRounds(
+        local_one=[0.100, 0.098], ddp_one=[0.115, 0.113], local_many=[0.099, 0.100], ddp_many=[0.120, 0.118]
     )
-    many = distributed.StepSample(
-        ddp=0.130, local=0.100, local_backward=0.062, ddp_backward_compute=0.074, comm_after_backward=0.009
-    )
-    parts = distributed.step_growth(one, many)
-    assert parts["concurrency"] == pytest.approx(0.005)
-    assert parts["backward_stretch"] == pytest.approx(0.012 - 0.002)
-    assert parts["exposed_comm"] == pytest.approx(0.008)
-    assert sum(parts.values()) == pytest.approx(many.ddp - one.ddp)
-    sentence = distributed.growth_sentence(parts, one, many, 2)
-    assert "130.0 ms on 2 devices against 100.0 ms" in sentence and "77% efficiency" in sentence
-    assert sentence.index("backward slower") < sentence.index("all-reduce still running")  # largest first
+    parts = rounds.growth()
+    assert parts["ddp_own_work"] == pytest.approx([0.015, 0.015])
+    assert parts["concurrency"] == pytest.approx([-0.001, 0.002])
+    assert parts["communication"] == pytest.approx([0.006, 0.003])
+    for index in range(2):  # exact in every round: DDP on N devices against plain training on one
+        total = sum(values[index] for values in parts.values())
+        assert total == pytest.approx(rounds.ddp_many[index] - rounds.local_one[index])
+    assert rounds.efficiency() == pytest.approx([0.100 / 0.120, 0.098 / 0.118])
+    sentence = rounds.growth_sentence(2)
+    assert "119.0 ms on 2 devices against 99.0 ms of plain training" in sentence
+    assert "83% efficiency" in sentence
+    assert sentence.index("DDP's own work") < sentence.index("what the other devices add")  # largest first
+    assert sentence.index("what the other devices add") < sentence.index("devices busy at once")
+
+
+def test_scaling_rounds_refuse_unequal_round_counts():
+    with pytest.raises(ValueError, match="same number of timing rounds"):
+        distributed.ScalingRounds([0.1], [0.1], [0.1, 0.1], [0.1])
 
 
 def decomposition(backward_compute, comm_after, local_backward, kernels=None):
@@ -85,14 +92,6 @@ def decomposition(backward_compute, comm_after, local_backward, kernels=None):
     }
 
 
-def test_step_sample_averages_the_ranks_decompositions():
-    ranks = [decomposition(0.07, 0.004, 0.06), decomposition(0.08, 0.002, 0.05)]
-    sample = distributed.StepSample.from_results(0.11, 0.1, ranks)
-    assert sample.ddp_backward_compute == pytest.approx(0.075)
-    assert sample.comm_after_backward == pytest.approx(0.003)
-    assert sample.local_backward == pytest.approx(0.055)
-
-
 def test_step_breakdown_takes_the_slowest_rank_of_collectives():
     ranks = [decomposition(0.07, 0.004, 0.06), decomposition(0.07, 0.004, 0.06)]
     ranks[1]["buckets_alone"]["fp32"] = [0.005, 0.001]
@@ -103,6 +102,15 @@ def test_step_breakdown_takes_the_slowest_rank_of_collectives():
     kernels = {"compute_ms": 50.0, "comm_ms": 5.0, "overlapped_comm_ms": 4.0, "exposed_comm_ms": 1.0}
     rows = distributed.step_breakdown([decomposition(0.07, 0.004, 0.06, kernels)])
     assert rows["  NCCL with no compute kernel"] == 1.0
+
+
+def test_step_breakdown_reads_the_arms_it_is_given():
+    rank = decomposition(0.07, 0.004, 0.06)
+    rank["ddp_4x_batch"], rank["local_4x_batch"] = decomposition(0.2, 0.001, 0.19)["ddp"], rank.pop("local")
+    rank["local"] = decomposition(0.07, 0.004, 0.05)["local"]
+    rows = distributed.step_breakdown([rank], "ddp_4x_batch", "local_4x_batch")
+    assert rows["  backward computation (DDP timer)"] == pytest.approx(200.0)
+    assert rows["  compute-alone backward (phase events)"] == pytest.approx(60.0)
 
 
 def test_gpu_links_read_the_topology_matrix():

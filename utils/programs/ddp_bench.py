@@ -82,7 +82,8 @@ class Arm:
 ARMS = {
     "ddp": Arm(),
     "local": Arm(ddp=False),
-    "ddp_2x_batch": Arm(batch_scale=2),
+    "ddp_4x_batch": Arm(batch_scale=4),
+    "local_4x_batch": Arm(ddp=False, batch_scale=4),
     "bucket_5mb": Arm(bucket_cap_mb=5),
     "bucket_100mb": Arm(bucket_cap_mb=100),
     "grad_bucket_view": Arm(gradient_as_bucket_view=True),
@@ -94,6 +95,7 @@ ARMS = {
     "accum_sync": Arm(accumulate=True),
     "accum_no_sync": Arm(accumulate=True, no_sync=True),
 }
+DECOMPOSED_ARMS = ("ddp", "local", "ddp_4x_batch", "local_4x_batch")  # DDP and compute alone, two batches
 
 
 @dataclass
@@ -790,9 +792,10 @@ def _mean_dict(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def task_decompose(ctx: Context) -> dict:
-    """Where a DDP step's time goes, against the same step without DDP (compute alone).
+    """Where a DDP step's time goes, against the same step without DDP (compute alone), at both
+    per-device batches of :data:`DECOMPOSED_ARMS`.
 
-    For both arms, ``profile_steps`` steps after a warm-up: phase times (forward, backward,
+    For every arm, ``profile_steps`` steps after a warm-up: phase times (forward, backward,
     optimizer) from CUDA events, and on CUDA the device kernels (NCCL kernels apart from the rest)
     from the PyTorch profiler. For DDP also its reducer's own timers (backward computation, all-reduce
     span, overlap, and the all-reduce left after backward), and its bucket sizes: the same buckets are
@@ -805,7 +808,7 @@ def task_decompose(ctx: Context) -> dict:
     bench = _BertBench(ctx)
     bench.warm_up(cfg.process_warmup)
     result: dict = {"numeric_state": numeric_state}
-    for name in ("ddp", "local"):
+    for name in DECOMPOSED_ARMS:
         arm = ARMS[name]
         bench.wrap(arm)
         for _ in range(max(2, cfg.warmup)):  # DDP rebuilds its buckets after the first step
@@ -828,7 +831,7 @@ def task_decompose(ctx: Context) -> dict:
         }
         if arm.ddp:
             entry.update(ddp_timers=_mean_dict(timers), timer_steps=timers)
-            result["bucket_bytes"] = _bucket_bytes(bench.wrapped)
+            result["bucket_bytes"] = _bucket_bytes(bench.wrapped)  # one model: the same buckets
         bench.unwrap()
         result[name] = entry
     del bench

@@ -107,74 +107,46 @@ def kernel_activity(kernels: Sequence[tuple[float, float, bool]], steps: int) ->
 # ------------------------------------------------------------------------------- step decomposition
 
 
-@dataclasses.dataclass(frozen=True)
-class StepSample:
-    """Seconds per step at one world size: the timed DDP and compute-alone steps, the compute-alone
-    backward pass (phase events), and DDP's own timers of its backward computation and of the
-    all-reduce that is still running after that computation ends."""
-
-    ddp: float
-    local: float
-    local_backward: float
-    ddp_backward_compute: float
-    comm_after_backward: float
-
-    @classmethod
-    def from_results(
-        cls, ddp_seconds: float, local_seconds: float, decompositions: Sequence[dict]
-    ) -> "StepSample":
-        """From the timed steps and every rank's ``decompose`` result (each averaged over its profiled
-        steps, then over ranks)."""
-
-        def mean(read) -> float:
-            return statistics.fmean(read(rank) for rank in decompositions)
-
-        return cls(
-            ddp=ddp_seconds,
-            local=local_seconds,
-            local_backward=mean(lambda rank: rank["local"]["phases"]["backward"]),
-            ddp_backward_compute=mean(lambda rank: rank["ddp"]["ddp_timers"]["backward_compute"]),
-            comm_after_backward=mean(lambda rank: rank["ddp"]["ddp_timers"]["comm_after_backward"]),
-        )
-
-
 def slowest_median(per_rank: Sequence[Sequence[float]]) -> float:
     """Median over repeats of the slowest rank's time: a collective ends when its last rank does."""
     return statistics.median(max(times) for times in zip(*per_rank, strict=True))
 
 
-def step_breakdown(decompositions: Sequence[dict]) -> dict[str, float | None]:
-    """Milliseconds per step of one launch's decomposition, averaged over ranks; the kernel rows are
-    ``None`` where the device recorded no kernels (a CPU)."""
+def step_breakdown(
+    decompositions: Sequence[dict], ddp: str = "ddp", local: str = "local"
+) -> dict[str, float | None]:
+    """Milliseconds per profiled step of one launch's decomposition of the arms ``ddp`` and ``local``
+    (the same step without DDP), averaged over ranks; the kernel rows are ``None`` where the device
+    recorded no kernels (a CPU)."""
 
     def mean(read) -> float:
         return 1e3 * statistics.fmean(read(rank) for rank in decompositions)
 
     rows: dict[str, float | None] = {
-        "DDP step (phase events)": mean(lambda r: r["ddp"]["phases"]["step"]),
-        "  forward (DDP timer)": mean(lambda r: r["ddp"]["ddp_timers"]["forward"]),
-        "  backward computation (DDP timer)": mean(lambda r: r["ddp"]["ddp_timers"]["backward_compute"]),
-        "  all-reduce, first bucket to last (DDP timer)": mean(lambda r: r["ddp"]["ddp_timers"]["comm_span"]),
-        "  all-reduce during backward (DDP timer)": mean(lambda r: r["ddp"]["ddp_timers"]["comm_overlapped"]),
+        "DDP step (phase events)": mean(lambda r: r[ddp]["phases"]["step"]),
+        "  forward (DDP timer)": mean(lambda r: r[ddp]["ddp_timers"]["forward"]),
+        "  backward computation (DDP timer)": mean(lambda r: r[ddp]["ddp_timers"]["backward_compute"]),
+        "  all-reduce, first bucket to last (DDP timer)": mean(lambda r: r[ddp]["ddp_timers"]["comm_span"]),
+        "  all-reduce during backward (DDP timer)": mean(lambda r: r[ddp]["ddp_timers"]["comm_overlapped"]),
         "  all-reduce after backward (DDP timer)": mean(
-            lambda r: r["ddp"]["ddp_timers"]["comm_after_backward"]
+            lambda r: r[ddp]["ddp_timers"]["comm_after_backward"]
         ),
-        "  optimizer (phase events)": mean(lambda r: r["ddp"]["phases"]["optimizer"]),
-        "compute-alone step (phase events)": mean(lambda r: r["local"]["phases"]["step"]),
-        "  compute-alone backward (phase events)": mean(lambda r: r["local"]["phases"]["backward"]),
+        "  optimizer (phase events)": mean(lambda r: r[ddp]["phases"]["optimizer"]),
+        "compute-alone step (phase events)": mean(lambda r: r[local]["phases"]["step"]),
+        "  compute-alone backward (phase events)": mean(lambda r: r[local]["phases"]["backward"]),
         "DDP buckets all-reduced alone, fp32": 1e3
         * slowest_median([r["buckets_alone"]["fp32"] for r in decompositions]),
         "DDP buckets all-reduced alone, 16-bit": 1e3
         * slowest_median([r["buckets_alone"]["16-bit"] for r in decompositions]),
     }
     kernel_rows = {
-        "compute kernels busy, DDP step": ("ddp", "compute_ms"),
-        "compute kernels busy, compute-alone step": ("local", "compute_ms"),
-        "NCCL kernels busy, DDP step": ("ddp", "comm_ms"),
-        "  NCCL beside compute kernels": ("ddp", "overlapped_comm_ms"),
-        "  NCCL with no compute kernel": ("ddp", "exposed_comm_ms"),
+        "compute kernels busy, DDP step": (ddp, "compute_ms"),
+        "compute kernels busy, compute-alone step": (local, "compute_ms"),
+        "NCCL kernels busy, DDP step": (ddp, "comm_ms"),
+        "  NCCL beside compute kernels": (ddp, "overlapped_comm_ms"),
+        "  NCCL with no compute kernel": (ddp, "exposed_comm_ms"),
     }
-    recorded = all(rank["ddp"]["kernels"] and rank["local"]["kernels"] for rank in decompositions)
+    recorded = all(rank[ddp]["kernels"] and rank[local]["kernels"] for rank in decompositions)
     for label, (arm, key) in kernel_rows.items():
         rows[label] = (
             statistics.fmean(rank[arm]["kernels"][key] for rank in decompositions) if recorded else None
@@ -183,40 +155,61 @@ def step_breakdown(decompositions: Sequence[dict]) -> dict[str, float | None]:
 
 
 GROWTH_PARTS = {
+    "ddp_own_work": "DDP's own work, already on one device",
     "concurrency": "devices busy at once, no communication",
-    "backward_stretch": "backward slower beside the all-reduce",
-    "exposed_comm": "all-reduce still running after backward",
-    "unattributed": "not attributed (forward, optimizer, host)",
+    "communication": "what the other devices add (all-reduce, backward beside it)",
 }
 
 
-def step_growth(one: StepSample, many: StepSample) -> dict[str, float]:
-    """Split the growth of a DDP step from one device to N (seconds) into measured parts.
+@dataclasses.dataclass(frozen=True)
+class ScalingRounds:
+    """Seconds per step in each timing round, at one per-device batch: plain training (the bare model,
+    no gradient synchronisation) and DDP, on one device and on N. Round i of one device is paired
+    with round i of N devices."""
 
-    - ``concurrency``: the compute-alone step on N devices against one (no communication at all);
-    - ``backward_stretch``: how much longer DDP's backward computation takes than the compute-alone
-      backward, on N devices, beyond the same difference on one device (bucket copies, hooks);
-    - ``exposed_comm``: all-reduce time left after the last gradient is computed, beyond one device's;
-    - ``unattributed``: the rest of the timed growth, so that the parts add up to it.
-    """
-    parts = {
-        "concurrency": many.local - one.local,
-        "backward_stretch": (many.ddp_backward_compute - many.local_backward)
-        - (one.ddp_backward_compute - one.local_backward),
-        "exposed_comm": many.comm_after_backward - one.comm_after_backward,
-    }
-    parts["unattributed"] = (many.ddp - one.ddp) - sum(parts.values())
-    return parts
+    local_one: Sequence[float]
+    ddp_one: Sequence[float]
+    local_many: Sequence[float]
+    ddp_many: Sequence[float]
 
+    def __post_init__(self):
+        if len({len(self.local_one), len(self.ddp_one), len(self.local_many), len(self.ddp_many)}) != 1:
+            raise ValueError("every arm needs the same number of timing rounds")
 
-def growth_sentence(parts: dict[str, float], one: StepSample, many: StepSample, devices: int) -> str:
-    """The measured reasons for the efficiency at ``devices`` devices, largest part first."""
-    ordered = sorted(parts.items(), key=lambda item: -abs(item[1]))
-    pieces = ", ".join(f"{1e3 * seconds:+.1f} ms {GROWTH_PARTS[name]}" for name, seconds in ordered)
-    return (
-        f"a DDP step took {1e3 * many.ddp:.1f} ms on {devices} devices against {1e3 * one.ddp:.1f} ms on "
-        f"one ({one.ddp / many.ddp:.0%} efficiency): {pieces}"
-    )
+    def efficiency(self) -> list[float]:
+        """Per round: plain training on one device against DDP on N, per device (1.0 is linear)."""
+        return efficiencies(self.local_one, self.ddp_many)
+
+    def growth(self) -> dict[str, list[float]]:
+        """Per round, how the step grows from plain training on one device to DDP on N, in three parts
+        that add up to it exactly:
+
+        - ``ddp_own_work``: DDP on one device against plain training there (reducer hooks, bucket
+          copies, a one-process all-reduce): what DDP costs before any other device exists;
+        - ``concurrency``: plain training on N devices at once against one (no communication at all:
+          power, clocks, the shared host);
+        - ``communication``: the rest, what DDP's gap to plain training grows by when other devices
+          take part (all-reduce not hidden behind backward, and backward slowed beside it).
+        """
+        parts = {"ddp_own_work": [], "concurrency": [], "communication": []}
+        for local_one, ddp_one, local_many, ddp_many in zip(
+            self.local_one, self.ddp_one, self.local_many, self.ddp_many, strict=True
+        ):
+            parts["ddp_own_work"].append(ddp_one - local_one)
+            parts["concurrency"].append(local_many - local_one)
+            parts["communication"].append((ddp_many - local_many) - (ddp_one - local_one))
+        return parts
+
+    def growth_sentence(self, devices: int) -> str:
+        """The measured reasons for the efficiency at ``devices`` devices, largest part first."""
+        means = {name: statistics.fmean(values) for name, values in self.growth().items()}
+        ordered = sorted(means.items(), key=lambda item: -abs(item[1]))
+        pieces = ", ".join(f"{1e3 * seconds:+.1f} ms {GROWTH_PARTS[name]}" for name, seconds in ordered)
+        ddp_many, local_one = statistics.fmean(self.ddp_many), statistics.fmean(self.local_one)
+        return (
+            f"a DDP step took {1e3 * ddp_many:.1f} ms on {devices} devices against {1e3 * local_one:.1f} ms "
+            f"of plain training on one ({statistics.fmean(self.efficiency()):.0%} efficiency): {pieces}"
+        )
 
 
 # ------------------------------------------------------------------------------- the node
