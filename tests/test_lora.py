@@ -60,6 +60,30 @@ def test_best_runs_takes_the_highest_metric_per_group_and_the_first_of_ties():
     assert best.loc["b", "learning rate"] == 1e-4
 
 
+def test_at_edge_names_best_rates_at_either_end_of_the_sweep():
+    best = pd.DataFrame(
+        {"method": ["full", "full", "LoRA"], "seed": [1, 2, 1], "learning rate": [1e-4, 3e-4, 1e-2]}
+    )
+    assert lora.at_edge(best, [1e-4, 3e-4, 1e-3, 1e-2], label="method") == ["full (seed 1)", "LoRA (seed 1)"]
+    assert lora.at_edge(best, [3e-5, 1e-4, 3e-4, 1e-2, 3e-2], label="method") == []
+
+
+def test_collapse_note_names_collapsed_runs_only():
+    runs = pd.DataFrame(
+        {
+            "variant": ["all linear", "all linear", "query/value"],
+            "seed": [1, 2, 1],
+            "learning rate": [1e-2, 3e-3, 1e-2],
+            "test accuracy": [0.2, 0.3, 0.85],
+            "collapsed": [True, True, False],
+        }
+    )
+    note = lora.collapse_note(runs, label="variant")
+    assert "all linear (seed 1 at 0.01, seed 2 at 0.003; test accuracy 0.250)" in note
+    assert "query/value" not in note
+    assert lora.collapse_note(runs[~runs["collapsed"]], label="variant") == ""
+
+
 def test_decades_and_steps():
     assert lora.decades_from(100, 10) == pytest.approx(1)
     assert lora.decades_from(1, 10) == pytest.approx(1)

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from datasets import Dataset
@@ -105,6 +106,35 @@ def test_predict_and_accuracy(setup):
     logits = trials.predict(model, data, collator, batch_size=5)["logits"]
     assert logits.shape == (len(data), 2)
     assert 0 <= trials.accuracy(model, data, collator) <= 1
+
+
+def test_score_logits_counts_predicted_classes_and_names_a_single_class_collapse():
+    labels = [0, 1, 2, 2]
+    spread = trials.score_logits(np.eye(3)[[0, 1, 2, 0]], labels)
+    assert (spread.accuracy, spread.predicted_classes, spread.label_classes) == (0.75, 3, 3)
+    assert not spread.collapsed
+    one_class = trials.score_logits(np.tile([0.1, 0.2, 0.9], (4, 1)), labels)
+    assert one_class.predicted_classes == 1 and one_class.collapsed
+    assert one_class.accuracy == 0.5  # the predicted class's share of the labels
+    two_classes = trials.score_logits(np.eye(3)[[2, 2, 2, 1]], labels)
+    assert two_classes.predicted_classes == 2 and not two_classes.collapsed
+    # one class in the labels: predicting it everywhere is right, not a collapse
+    assert not trials.score_logits(np.tile([1.0, 0.0], (3, 1)), [0, 0, 0]).collapsed
+    with pytest.raises(ValueError):
+        trials.score_logits(np.eye(3), [0, 1])
+
+
+def test_classifier_score_of_a_model_that_predicts_one_class(setup):
+    data, collator, config = setup
+    set_seed(0)
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():  # the head ignores its input and always favours class 1
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 5.0]))
+    score = trials.classifier_score(model, data, collator, batch_size=5)
+    assert score.collapsed and score.predicted_classes == 1 and score.label_classes == 2
+    assert score.accuracy == pytest.approx(sum(data["label"]) / len(data))
+    assert trials.accuracy(model, data, collator) == score.accuracy
 
 
 def test_batch_order_samplers():

@@ -65,6 +65,32 @@ def best_runs(runs: pd.DataFrame, *, by: Sequence[str], metric: str = "validatio
     return runs.loc[runs.groupby(list(by), sort=False)[metric].idxmax()].reset_index(drop=True)
 
 
+def at_edge(best: pd.DataFrame, rates: Sequence[float], *, label: str) -> list[str]:
+    """``"<label> (seed <seed>)"`` for every row of ``best`` whose ``learning rate`` is the lowest or the
+    highest of ``rates``: the sweep cannot tell whether a rate beyond it would have done better."""
+    ends = (min(rates), max(rates))
+    return [
+        f"{row[label]} (seed {row['seed']})" for _, row in best.iterrows() if row["learning rate"] in ends
+    ]
+
+
+def collapse_note(runs: pd.DataFrame, *, label: str) -> str:
+    """A sentence naming the runs of ``runs`` whose ``collapsed`` column is true (they predicted a single
+    class on the test split), by their ``label`` column, seed and learning rate; empty when none did.
+
+    A gap between two arms where one collapsed measures the collapse, not the setting the arms differ in.
+    """
+    collapsed = runs[runs["collapsed"].astype(bool)]
+    if collapsed.empty:
+        return ""
+    arms = []
+    for name, group in collapsed.groupby(label, sort=False):
+        runs_at = zip(group["seed"], group["learning rate"], strict=True)
+        where = ", ".join(f"seed {seed} at {rate:g}" for seed, rate in runs_at)
+        arms.append(f"{name} ({where}; test accuracy {group['test accuracy'].mean():.3f})")
+    return "collapsed to a single predicted class on the test split: " + "; ".join(arms)
+
+
 def decades_from(ratio: float, target: float) -> float:
     """How far ``ratio`` is from ``target`` in decades: ``|log10(ratio / target)|``."""
     if ratio <= 0 or target <= 0:

@@ -295,12 +295,49 @@ def predict(
     }
 
 
+@dataclass(frozen=True)
+class ClassifierScore:
+    """How a classifier did on a labelled split: its accuracy, and how many distinct classes it predicted
+    there against how many the labels hold."""
+
+    accuracy: float
+    predicted_classes: int
+    label_classes: int
+
+    @property
+    def collapsed(self) -> bool:
+        """Whether it predicted one class for every row of a split whose labels hold several: its accuracy
+        is then that class's share of the split, whatever else it learnt. A run can end here with a
+        finite loss (too high a learning rate drives the head to the majority class)."""
+        return self.predicted_classes == 1 and self.label_classes > 1
+
+
+def score_logits(logits: np.ndarray, labels: Sequence[int]) -> ClassifierScore:
+    """:class:`ClassifierScore` of arg-max predictions from ``logits`` (rows × classes) against ``labels``."""
+    labels = np.asarray(labels)
+    if len(logits) != len(labels) or not len(labels):
+        raise ValueError(f"need one row of logits per label, got {len(logits)} rows for {len(labels)} labels")
+    predictions = np.asarray(logits).argmax(-1)
+    return ClassifierScore(
+        accuracy=float((predictions == labels).mean()),
+        predicted_classes=len(np.unique(predictions)),
+        label_classes=len(np.unique(labels)),
+    )
+
+
+def classifier_score(
+    model: torch.nn.Module, dataset: Dataset, collator: Callable, *, batch_size: int = 128, bf16: bool = False
+) -> ClassifierScore:
+    """Accuracy of ``model`` on ``dataset`` (its ``label`` column) and the classes it predicted there."""
+    logits = predict(model, dataset, collator, batch_size=batch_size, bf16=bf16)["logits"]
+    return score_logits(logits, dataset["label"])
+
+
 def accuracy(
     model: torch.nn.Module, dataset: Dataset, collator: Callable, *, batch_size: int = 128, bf16: bool = False
 ) -> float:
     """Share of ``dataset`` rows whose arg-max class equals the ``label`` column."""
-    logits = predict(model, dataset, collator, batch_size=batch_size, bf16=bf16)["logits"]
-    return float((logits.argmax(-1) == np.asarray(dataset["label"])).mean())
+    return classifier_score(model, dataset, collator, batch_size=batch_size, bf16=bf16).accuracy
 
 
 # The settings a trial is named by: the training data's name, then train()'s own arguments
