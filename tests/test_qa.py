@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from datasets import Dataset
 from tiny_models import tiny_bert_config
 from transformers import BertForQuestionAnswering, set_seed
@@ -76,25 +77,32 @@ def test_decoding_recovers_gold_spans(tokenizer, squad_file):
     assert qa.squad_scores(predictions, examples)["exact_match"] == 100.0
 
 
-def test_evaluate_scores_the_model_outputs_over_all_windows(tokenizer, squad_file):
+class GoldSpans(torch.nn.Module):
+    """Stands in for a QA model that points its start and end logits at each window's gold span (the
+    CLS position where the window misses the answer); it knows a window by its tokens."""
+
+    def __init__(self, train_features: dict):
+        super().__init__()
+        self.device_anchor = torch.nn.Parameter(torch.zeros(1))
+        spans = zip(train_features["start_positions"], train_features["end_positions"], strict=True)
+        self.spans = {tuple(ids): span for ids, span in zip(train_features["input_ids"], spans, strict=True)}
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        start, end = torch.full(input_ids.shape, -10.0), torch.full(input_ids.shape, -10.0)
+        for row, (ids, mask) in enumerate(zip(input_ids, attention_mask, strict=True)):
+            first, last = self.spans[tuple(ids[mask.bool()].tolist())]
+            start[row, first] = end[row, last] = 10.0
+        return {"start_logits": start, "end_logits": end}
+
+
+def test_score_decodes_the_model_outputs_over_all_windows(tokenizer, squad_file):
     examples = data.read_squad_file(squad_file)
-    window = dict(tokenizer=tokenizer, max_length=64, stride=16)
-    features = examples.map(
-        qa.prepare_eval_features, batched=True, remove_columns=examples.column_names, fn_kwargs=window
-    )
-    train = qa.prepare_train_features(examples[:], tokenizer, max_length=64, stride=16)
-    length = max(len(ids) for ids in features["input_ids"])
-
-    class GoldSpans:  # stands in for a Trainer whose model points at the gold answers
-        def predict(self, inputs):
-            assert "offset_mapping" not in inputs.column_names and "example_id" not in inputs.column_names
-            start, end = np.full((len(inputs), length), -10.0), np.full((len(inputs), length), -10.0)
-            spans = zip(train["start_positions"], train["end_positions"], strict=True)
-            for index, (s, e) in enumerate(spans):
-                start[index, s] = end[index, e] = 10.0
-            return type("Prediction", (), {"predictions": (start, end)})
-
-    assert qa.evaluate(GoldSpans(), examples, features) == {"exact_match": 100.0, "f1": 100.0}
+    windows = qa.features(examples, qa.prepare_eval_features, tokenizer, 24, 8)
+    model = GoldSpans(qa.prepare_train_features(examples[:], tokenizer, max_length=24, stride=8))
+    assert len(windows) > len(examples)  # some answers lie only in a later window
+    for batch_size in (1, 2, 128):  # batches of windows of different lengths, padded and stacked
+        scores = qa.score(model, examples, windows, tokenizer, batch_size=batch_size)
+        assert scores == {"exact_match": 100.0, "f1": 100.0}
 
 
 def test_split_by_title_holds_out_whole_articles():

@@ -80,6 +80,15 @@ def test_reference_is_the_current_run_else_the_newest_earlier_card(tmp_path):
     assert results.reference_path("99_demo", tmp_path) == tmp_path / "99_demo.json"
 
 
+def test_reference_column_is_for_smoke_runs_only(tmp_path):
+    assert results.reference_verdicts("99_demo", "smoke", tmp_path) == {}  # none committed
+    reference = [verdicts.judge(CLAIM, 1.2)]
+    write(tmp_path, found=reference, profile="full").rename(tmp_path / "99_demo.json")
+    assert results.reference_verdicts("99_demo", "smoke", tmp_path) == {"speed": reference[0]}
+    assert results.reference_verdicts("99_demo", "full", tmp_path) is None
+    assert results.reference_verdicts("99_demo", "multi", tmp_path) is None
+
+
 def test_smoke_verdict_section_says_what_it_checks_and_shows_the_reference(tmp_path):
     reference = [verdicts.judge(CLAIM, 1.2)]
     write(tmp_path, found=reference, profile="full").rename(tmp_path / "99_demo.json")
@@ -88,8 +97,11 @@ def test_smoke_verdict_section_says_what_it_checks_and_shows_the_reference(tmp_p
     assert results.SMOKE_BANNER in section
     assert "1 held, 0 not held, 0 not tested" in section
     assert "| bf16 is faster | **held** | not held |" in section
+    assert f"Reference run: {environment.describe(environment.capture())}." in section
     full = results.verdict_section("99_demo", found, environment.capture(), "full", tmp_path)
-    assert results.SMOKE_BANNER not in full and "reference run" not in full
+    assert results.SMOKE_BANNER not in full and "reference run" not in full.lower()
+    alone = results.verdict_section("98_new", found, environment.capture(), "smoke", tmp_path)
+    assert "| bf16 is faster | **held** | no reference |" in alone and "Reference run:" not in alone
 
 
 def test_committed_reference_results_are_readable_and_name_their_commit(repo_root):

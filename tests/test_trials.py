@@ -137,6 +137,19 @@ def test_classifier_score_of_a_model_that_predicts_one_class(setup):
     assert trials.accuracy(model, data, collator) == score.accuracy
 
 
+def test_accuracy_scores_the_arg_max_class_in_eval_mode(setup):
+    data, collator, config = setup
+    set_seed(0)
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():  # a head that always says class 1, whatever the input
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 1.0]))
+    model.train()
+    ones = sum(label == 1 for label in data["label"]) / len(data)
+    assert trials.accuracy(model, data, collator, batch_size=5) == ones == 0.5
+    assert not model.training
+
+
 def test_batch_order_samplers():
     lengths = [3, 9, 1, 7, 5, 2, 8, 4] * 4
     assert trials.batch_order(lengths, 4, seed=0, sampler="sequential") == list(range(len(lengths)))

@@ -91,6 +91,18 @@ def reference_path(notebook: str, reference_dir: Path = REFERENCE_DIR) -> Path |
     return max(earlier, key=lambda path: read_results(path)["environment"]["date"], default=None)
 
 
+def reference_verdicts(
+    notebook: str, profile: str, reference_dir: Path = REFERENCE_DIR
+) -> dict[str, Verdict] | None:
+    """The reference column of a verdict table: for a smoke run, the committed reference run's verdicts
+    by claim id (empty where none is committed); None for other profiles, whose verdicts stand on their
+    own."""
+    if profile != "smoke":
+        return None
+    path = reference_path(notebook, reference_dir)
+    return {verdict.id: verdict for verdict in read_results(path)["verdicts"]} if path else {}
+
+
 def verdict_section(
     notebook: str,
     verdicts: list[Verdict],
@@ -105,14 +117,10 @@ def verdict_section(
     """
     tally = ", ".join(f"{n} {state}" for state, n in counts(verdicts).items())
     lines = [f"Measured on **{environment.describe(env)}**, profile `{profile}`: {tally}.", ""]
-    reference = None
-    if profile == "smoke":
+    reference = reference_verdicts(notebook, profile, reference_dir)
+    if reference is not None:
         lines += [SMOKE_BANNER, ""]
         path = reference_path(notebook, reference_dir)
         if path is not None:
-            document = read_results(path)
-            reference = {verdict.id: verdict for verdict in document["verdicts"]}
-            lines += [f"Reference run: {environment.describe(document['environment'])}.", ""]
-        else:
-            reference = {}
+            lines += [f"Reference run: {environment.describe(read_results(path)['environment'])}.", ""]
     return "\n".join([*lines, table(verdicts, reference)])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.environment import describe
-from utils.results import REFERENCE_DIR, SMOKE_BANNER, read_results, reference_path
+from utils.results import REFERENCE_DIR, SMOKE_BANNER, read_results, reference_path, reference_verdicts
 from utils.run import cards
 from utils.run.execution import RAN
 from utils.run.record import RunRecord
@@ -19,7 +19,6 @@ from utils.run.summary import (
     failure_text,
     is_smoke,
     overview_rows,
-    reference_verdicts,
     results_of,
 )
 from utils.verdicts import counts, table
@@ -123,7 +122,8 @@ def _notebook_section(entry: Entry, reference_dir: Path) -> list:
     if document["profile"] == "smoke":
         cells += [SMOKE_BANNER, ""]
     cells += [f"- {name}: {value}" for name, value in document["key_figures"].items()]
-    cells += ["", table(document["verdicts"], reference_verdicts(entry.stem, document, reference_dir))]
+    reference_column = reference_verdicts(entry.stem, document["profile"], reference_dir)
+    cells += ["", table(document["verdicts"], reference_column)]
     section = [_markdown("\n".join(cells))]
     figures = _figures(entry.executed) if entry.executed and entry.executed.is_file() else []
     if figures:

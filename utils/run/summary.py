@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from utils.environment import describe
-from utils.results import REFERENCE_DIR, RESULTS_FILE, SMOKE_BANNER, read_results, reference_path
+from utils.results import RESULTS_FILE, SMOKE_BANNER, read_results, reference_verdicts
 from utils.run.compare import compare, comparison_table
 from utils.run.execution import INTERRUPTED, NOT_RUN, RAN, Outcome
 from utils.verdicts import counts, table
@@ -55,15 +55,6 @@ def is_smoke(outcomes: list[Outcome], profile: str) -> bool:
     return profile == "smoke" or profiles == {"smoke"}
 
 
-def reference_verdicts(stem: str, document: dict, reference_dir: Path = REFERENCE_DIR) -> dict | None:
-    """For a smoke run, the committed reference run's verdicts by claim id (empty without one); None
-    for other profiles, whose verdicts stand on their own."""
-    if document["profile"] != "smoke":
-        return None
-    path = reference_path(stem, reference_dir)
-    return {verdict.id: verdict for verdict in read_results(path)["verdicts"]} if path else {}
-
-
 def failure_text(outcome: Outcome) -> str:
     if outcome.status == INTERRUPTED:
         return (
@@ -107,7 +98,8 @@ def summarize(
         if document["profile"] == "smoke":
             lines += [SMOKE_BANNER, ""]
         lines += [f"- {name}: {value}" for name, value in document["key_figures"].items()]
-        lines += ["", table(document["verdicts"], reference_verdicts(outcome.notebook.stem, document)), ""]
+        reference_column = reference_verdicts(outcome.notebook.stem, document["profile"])
+        lines += ["", table(document["verdicts"], reference_column), ""]
         reference = (references or {}).get(outcome.notebook.stem)
         if reference is not None:
             old = read_results(reference)

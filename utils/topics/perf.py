@@ -25,6 +25,7 @@ from transformers import (
 
 from utils import measure, models, numerics, training
 from utils.numerics import SDPA_BACKENDS, NumericState
+from utils.topics import trials
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 PADDINGS = ("max_length", "dynamic", "group_by_length")
@@ -165,20 +166,6 @@ def graph_count() -> int:
     return int(counters["stats"]["unique_graphs"])
 
 
-@torch.no_grad()
-def accuracy(model, dataset: Dataset, collator, device: torch.device, batch_size: int = 128) -> float:
-    """Arg-max accuracy in fp32 eager mode, so every recipe's weights are judged the same way."""
-    model.eval()
-    correct = 0
-    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in dataset.column_names]
-    for start in range(0, len(dataset), batch_size):
-        rows = dataset[start : start + batch_size]
-        batch = collator([{c: rows[c][i] for c in columns} for i in range(len(rows["input_ids"]))])
-        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-        correct += int((logits.argmax(-1).cpu() == torch.tensor(rows["label"])).sum())
-    return correct / len(dataset)
-
-
 def _training_arguments(recipe: Recipe, *, epochs, learning_rate, seed, output_dir, compile_backend, cuda):
     return TrainingArguments(
         output_dir=output_dir,
@@ -268,7 +255,7 @@ def train_recipe(
     numerics.ensure(NumericState())
     return {
         **throughput(clock.step_seconds(), recipe.batch_size, warmup_steps, wall.seconds, pad),
-        "accuracy": accuracy(model, data.test, DataCollatorWithPadding(data.tokenizer), device),
+        "accuracy": trials.accuracy(model, data.test, DataCollatorWithPadding(data.tokenizer)),
         "peak memory (GiB)": (peak.cuda_bytes if cuda else peak.rss_bytes) / 2**30,
         "graphs compiled": graphs,
         "FLOPs per real token": measure.training_flops(model, 1, pad["real_tokens"] / pad["samples"]),

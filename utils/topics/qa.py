@@ -181,23 +181,28 @@ def answers_past_first_window(
 
 
 def score(
-    model, examples: Dataset, eval_features: Dataset, tokenizer: PreTrainedTokenizerBase, *, bf16=False
-):
+    model,
+    examples: Dataset,
+    eval_features: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    bf16: bool = False,
+    batch_size: int = 128,
+) -> dict[str, float]:
     """Exact match and F1 of ``model`` on ``examples``, decoded over the windows in ``eval_features``
-    (from :func:`prepare_eval_features`)."""
+    (from :func:`prepare_eval_features`), which are run through the model ``batch_size`` at a time.
+
+    The batch size can move a score slightly: a batch is padded to its longest window, and the model's
+    logits at those padding positions compete for the ``n_best`` candidates of :func:`decode_answers`
+    before the positions outside the context are set aside.
+    """
     logits = trials.predict(
         model,
         eval_features.remove_columns(["example_id", "offset_mapping"]),
         DataCollatorWithPadding(tokenizer),
+        batch_size=batch_size,
         bf16=bf16,
         outputs=("start_logits", "end_logits"),
     )
     predictions = decode_answers(examples, eval_features, logits["start_logits"], logits["end_logits"])
     return squad_scores(predictions, examples)
-
-
-def evaluate(trainer, examples, features) -> dict[str, float]:
-    """Exact match and F1 of ``trainer``'s model on ``examples``, decoded from its ``features`` windows."""
-    inputs = features.remove_columns(["example_id", "offset_mapping"])
-    start_logits, end_logits = trainer.predict(inputs).predictions
-    return squad_scores(decode_answers(examples, features, start_logits, end_logits), examples)
