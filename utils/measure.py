@@ -155,6 +155,9 @@ class StepTimes:
     real_tokens_per_s: float
     peak: PeakMemory
     step_seconds: list[float] = field(default_factory=list)
+    # Host time to issue each step, until the step's Python returns and before waiting for the device:
+    # close to the step time, the host sets the pace and the device waits for work.
+    issue_seconds: list[float] = field(default_factory=list)
 
 
 def time_training_steps(
@@ -183,11 +186,13 @@ def time_training_steps(
 
     for _ in range(warmup):
         step()
-    times = []
+    times, issue_times = [], []
     with peak_memory(device) as peak:
         for _ in range(steps):
             with timed(device) as timing:
+                issue_start = time.perf_counter()
                 step()
+                issue_times.append(time.perf_counter() - issue_start)
             times.append(timing.seconds)
     seconds = statistics.median(times)
     input_ids = batch["input_ids"]
@@ -199,6 +204,7 @@ def time_training_steps(
         real_tokens_per_s=real_tokens(mask) / seconds,
         peak=peak,
         step_seconds=times,
+        issue_seconds=issue_times,
     )
 
 
