@@ -3,7 +3,7 @@ import pytest
 import torch
 from datasets import Dataset
 from tiny_models import tiny_bert_config
-from transformers import BertForSequenceClassification
+from transformers import BertForSequenceClassification, Trainer, TrainingArguments
 
 from utils import data, models, training
 
@@ -56,6 +56,27 @@ def test_fixed_budget_trainer_trains_exactly_the_steps_and_evaluates_on_schedule
     assert trainer.state.global_step == 6
     assert training.history(trainer.state.log_history, "eval_accuracy")[0] == [3, 6]
     assert not any(tmp_path.glob("checkpoint-*"))
+
+
+def test_unwrap_mixed_precision_gives_the_model_its_fp32_forward_back(tmp_path):
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(tiny_bert_config())
+    rows = Dataset.from_dict({"input_ids": [[1, 20 + i, 2] for i in range(8)], "labels": [0, 1] * 4})
+    arguments = TrainingArguments(
+        tmp_path, max_steps=1, per_device_train_batch_size=4, bf16=True, use_cpu=True, report_to="none"
+    )
+    trainer = Trainer(model=model, args=arguments, train_dataset=rows)
+    trainer.train()
+    model.eval()
+    inputs = torch.tensor([[1, 20, 21, 22, 2]])
+    with torch.no_grad():
+        as_trained = model(input_ids=inputs).logits
+        reference = type(model).forward(model, input_ids=inputs).logits  # the class's own forward, fp32
+    assert as_trained.dtype == torch.float32  # the wrapper casts its bf16 result back: it looks like fp32
+    assert not torch.equal(as_trained, reference)
+    assert training.unwrap_mixed_precision(trainer) is model
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=inputs).logits, reference)
 
 
 def test_fixed_budget_trainer_stops_early_and_loads_the_best_checkpoint(tmp_path):

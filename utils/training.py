@@ -113,3 +113,14 @@ def fixed_budget_trainer(
     )
     trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def unwrap_mixed_precision(trainer: Trainer) -> PreTrainedModel:
+    """The trained model with its own ``forward`` back, in place, and returned.
+
+    With ``bf16=True`` or ``fp16=True``, accelerate replaces the model's ``forward`` with one that runs
+    under autocast and casts the outputs to fp32, and Trainer leaves it there after training: the model
+    it returns keeps computing in 16 bits, even under code that asks for fp32. Later ``evaluate`` calls of
+    ``trainer`` run in fp32 too.
+    """
+    return trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
