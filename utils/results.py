@@ -91,6 +91,15 @@ def reference_path(notebook: str, reference_dir: Path = REFERENCE_DIR) -> Path |
     return max(earlier, key=lambda path: read_results(path)["environment"]["date"], default=None)
 
 
+def _reference_run(notebook: str, reference_dir: Path) -> dict[str, Any] | None:
+    path = reference_path(notebook, reference_dir)
+    return read_results(path) if path else None
+
+
+def _verdicts_by_id(document: dict[str, Any] | None) -> dict[str, Verdict]:
+    return {verdict.id: verdict for verdict in document["verdicts"]} if document else {}
+
+
 def reference_verdicts(
     notebook: str, profile: str, reference_dir: Path = REFERENCE_DIR
 ) -> dict[str, Verdict] | None:
@@ -99,8 +108,7 @@ def reference_verdicts(
     own."""
     if profile != "smoke":
         return None
-    path = reference_path(notebook, reference_dir)
-    return {verdict.id: verdict for verdict in read_results(path)["verdicts"]} if path else {}
+    return _verdicts_by_id(_reference_run(notebook, reference_dir))
 
 
 def verdict_section(
@@ -117,10 +125,11 @@ def verdict_section(
     """
     tally = ", ".join(f"{n} {state}" for state, n in counts(verdicts).items())
     lines = [f"Measured on **{environment.describe(env)}**, profile `{profile}`: {tally}.", ""]
-    reference = reference_verdicts(notebook, profile, reference_dir)
-    if reference is not None:
+    reference = None
+    if profile == "smoke":
         lines += [SMOKE_BANNER, ""]
-        path = reference_path(notebook, reference_dir)
-        if path is not None:
-            lines += [f"Reference run: {environment.describe(read_results(path)['environment'])}.", ""]
+        document = _reference_run(notebook, reference_dir)  # read once: its verdicts and its machine
+        reference = _verdicts_by_id(document)
+        if document is not None:
+            lines += [f"Reference run: {environment.describe(document['environment'])}.", ""]
     return "\n".join([*lines, table(verdicts, reference)])
